@@ -1,0 +1,1 @@
+//! The Natter client engine: session, local SQLite cache, outbox, live sync.

@@ -1,0 +1,125 @@
+//! Error codes carried over the wire as `{ "code": ..., "message": ... }`.
+
+use serde::{Deserialize, Serialize};
+
+/// A machine-readable error code. A code exists only where a caller acts differently on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body or a parameter is malformed (bad JSON, wrong type, bad UUID).
+    BadRequest,
+    /// The username does not meet the rules (length, characters).
+    InvalidUsername,
+    /// The password is too short or too long.
+    InvalidPassword,
+    /// The date of birth is not a plausible past date.
+    InvalidBirthdate,
+    /// The username is taken (compared case-insensitively).
+    UsernameTaken,
+    /// Wrong username or password (deliberately not saying which).
+    InvalidCredentials,
+    /// Missing, forged, revoked or expired bearer token.
+    Unauthenticated,
+    /// No such user.
+    UserNotFound,
+    /// No such conversation, or the caller is not a member (indistinguishable on purpose).
+    ConversationNotFound,
+    /// Message text is empty or too long.
+    InvalidText,
+    /// The client id was already used for a different message.
+    IdConflict,
+    /// The client id is not a UUID v7.
+    InvalidMessageId,
+    /// The group would exceed its member limit.
+    GroupFull,
+    /// The group name is empty or too long.
+    InvalidGroupName,
+    /// Only the creator of a group may add members.
+    NotGroupCreator,
+    /// Direct conversations cannot be created with oneself.
+    CannotMessageSelf,
+    /// Operation not allowed on this kind of conversation (adding members to a direct chat).
+    WrongConversationKind,
+    /// The WebSocket handshake came from an origin that is not allowed.
+    ForbiddenOrigin,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// Something went wrong on the server; nothing was changed.
+    Internal,
+    /// The server could not be reached (client-side only).
+    Network,
+}
+
+impl ErrorCode {
+    /// HTTP status the server answers with for this code.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            BadRequest | InvalidUsername | InvalidPassword | InvalidBirthdate | InvalidText
+            | InvalidMessageId | InvalidGroupName | GroupFull | CannotMessageSelf
+            | WrongConversationKind => 422,
+            UsernameTaken | IdConflict => 409,
+            InvalidCredentials | Unauthenticated => 401,
+            UserNotFound | ConversationNotFound => 404,
+            NotGroupCreator | ForbiddenOrigin => 403,
+            PayloadTooLarge => 413,
+            Internal => 500,
+            Network => 503,
+        }
+    }
+
+    /// The snake_case name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadRequest => "bad_request",
+            InvalidUsername => "invalid_username",
+            InvalidPassword => "invalid_password",
+            InvalidBirthdate => "invalid_birthdate",
+            UsernameTaken => "username_taken",
+            InvalidCredentials => "invalid_credentials",
+            Unauthenticated => "unauthenticated",
+            UserNotFound => "user_not_found",
+            ConversationNotFound => "conversation_not_found",
+            InvalidText => "invalid_text",
+            IdConflict => "id_conflict",
+            InvalidMessageId => "invalid_message_id",
+            GroupFull => "group_full",
+            InvalidGroupName => "invalid_group_name",
+            NotGroupCreator => "not_group_creator",
+            CannotMessageSelf => "cannot_message_self",
+            WrongConversationKind => "wrong_conversation_kind",
+            ForbiddenOrigin => "forbidden_origin",
+            PayloadTooLarge => "payload_too_large",
+            Internal => "internal",
+            Network => "network",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every error response, and the shape errors take across the UI boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[error("{message} ({code})")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}

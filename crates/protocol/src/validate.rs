@@ -1,0 +1,169 @@
+//! Pure validation rules, called by the client for instant feedback and by the server as the
+//! authority.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::limits::*;
+
+/// A username is 3–32 characters of `a-z`, `0-9`, `_` and `.`, starting with a letter.
+/// Returns the canonical (lower-case) form: usernames are unique case-insensitively.
+pub fn username(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim().to_lowercase();
+    let len = name.chars().count();
+    let bad = |why: &str| Err(ApiError::new(ErrorCode::InvalidUsername, why.to_string()));
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
+        return bad(&format!(
+            "username must be {USERNAME_MIN}–{USERNAME_MAX} characters"
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return bad("username must start with a letter");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+    {
+        return bad("username may contain only letters, digits, '_' and '.'");
+    }
+    Ok(name)
+}
+
+/// Passwords are at least 8 characters and at most 1 KiB.
+pub fn password(raw: &str) -> Result<(), ApiError> {
+    if raw.chars().count() < PASSWORD_MIN {
+        return Err(ApiError::new(
+            ErrorCode::InvalidPassword,
+            format!("password must be at least {PASSWORD_MIN} characters"),
+        ));
+    }
+    if raw.len() > PASSWORD_MAX_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::InvalidPassword,
+            format!("password must be at most {PASSWORD_MAX_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// A date of birth must be in the past and no earlier than 1900.
+pub fn birthdate(date: NaiveDate, today: NaiveDate) -> Result<(), ApiError> {
+    if date > today || date.year() < BIRTH_YEAR_MIN {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBirthdate,
+            format!("date of birth must be between {BIRTH_YEAR_MIN}-01-01 and today"),
+        ));
+    }
+    Ok(())
+}
+
+/// Age in whole years on `today` (recomputed every time: birthdays count from that day).
+pub fn age_on(birthdate: NaiveDate, today: NaiveDate) -> u32 {
+    let mut age = today.year() - birthdate.year();
+    if (today.month(), today.day()) < (birthdate.month(), birthdate.day()) {
+        age -= 1;
+    }
+    age.max(0) as u32
+}
+
+/// Message text: 1–4,000 characters, not only whitespace.
+pub fn text(raw: &str) -> Result<(), ApiError> {
+    if raw.trim().is_empty() {
+        return Err(ApiError::new(ErrorCode::InvalidText, "message is empty"));
+    }
+    let n = raw.chars().count();
+    if n > TEXT_MAX_CHARS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidText,
+            format!("message is {n} characters; the limit is {TEXT_MAX_CHARS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Group names: 1–64 characters, not only whitespace.
+pub fn group_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > GROUP_NAME_MAX {
+        return Err(ApiError::new(
+            ErrorCode::InvalidGroupName,
+            format!("group name must be 1–{GROUP_NAME_MAX} characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Client message ids must be UUID v7 (time-ordered, so ids sort by creation).
+pub fn message_id(id: uuid::Uuid) -> Result<(), ApiError> {
+    if id.get_version_num() != 7 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidMessageId,
+            "message id must be a UUID v7",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn usernames_are_canonicalised_and_checked() {
+        assert_eq!(username("  Alice_1 ").unwrap(), "alice_1");
+        for bad in ["al", "1alice", "al ice", "ålice", "a".repeat(33).as_str(), ""] {
+            assert_eq!(
+                username(bad).unwrap_err().code,
+                ErrorCode::InvalidUsername,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_limits_count_characters_not_bytes() {
+        assert!(text(&"é".repeat(TEXT_MAX_CHARS)).is_ok());
+        assert_eq!(
+            text(&"a".repeat(TEXT_MAX_CHARS + 1)).unwrap_err().code,
+            ErrorCode::InvalidText
+        );
+        assert_eq!(text(" \n\t").unwrap_err().code, ErrorCode::InvalidText);
+    }
+
+    #[test]
+    fn age_counts_from_the_birthday_itself() {
+        assert_eq!(age_on(d("2010-06-15"), d("2026-06-14")), 15);
+        assert_eq!(age_on(d("2010-06-15"), d("2026-06-15")), 16);
+        assert_eq!(age_on(d("2008-02-29"), d("2026-02-28")), 17);
+        assert_eq!(age_on(d("2008-02-29"), d("2026-03-01")), 18);
+    }
+
+    #[test]
+    fn birthdates_must_be_plausible() {
+        let today = d("2026-11-21");
+        assert!(birthdate(d("2000-01-01"), today).is_ok());
+        assert!(birthdate(d("2026-11-22"), today).is_err());
+        assert!(birthdate(d("1899-12-31"), today).is_err());
+    }
+
+    #[test]
+    fn message_ids_must_be_v7() {
+        assert!(message_id(uuid::Uuid::now_v7()).is_ok());
+        assert_eq!(
+            message_id(uuid::Uuid::new_v4()).unwrap_err().code,
+            ErrorCode::InvalidMessageId
+        );
+    }
+
+    #[test]
+    fn error_codes_serialise_as_their_names() {
+        let e = ApiError::new(ErrorCode::IdConflict, "x");
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "id_conflict");
+        assert_eq!(ErrorCode::IdConflict.as_str(), "id_conflict");
+    }
+}
