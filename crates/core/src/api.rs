@@ -1,0 +1,170 @@
+//! Typed calls to the server's HTTP API.
+
+use std::time::Duration;
+
+use natter_protocol::{
+    Account, ApiError, Conversation, CreateDirectRequest, CreateGroupRequest, ErrorCode,
+    HistoryQuery, LoginRequest, LoginResponse, Message, ReceiptKind, ReceiptRequest,
+    SendMessageRequest, SignupRequest,
+};
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use url::Url;
+use uuid::Uuid;
+
+use crate::error::{CoreError, Result};
+
+#[derive(Clone)]
+pub(crate) struct Api {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl Api {
+    pub(crate) fn new(base: Url) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CoreError::Network(e.to_string()))?;
+        Ok(Self { http, base })
+    }
+
+    /// The WebSocket URL for live events.
+    pub(crate) fn ws_url(&self) -> Result<Url> {
+        let mut url = self.url("/v1/ws")?;
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
+            .map_err(|()| CoreError::Network(format!("cannot make a WebSocket URL of {url}")))?;
+        Ok(url)
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        self.base
+            .join(path)
+            .map_err(|e| CoreError::Network(format!("bad server URL {}: {e}", self.base)))
+    }
+
+    fn request(&self, method: Method, path: &str, token: Option<&str>) -> Result<RequestBuilder> {
+        let mut req = self.http.request(method, self.url(path)?);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Ok(req)
+    }
+
+    async fn send<T: DeserializeOwned>(req: RequestBuilder) -> Result<T> {
+        let resp = Self::check(req.send().await?).await?;
+        Ok(resp.json().await?)
+    }
+
+    async fn send_empty(req: RequestBuilder) -> Result<()> {
+        Self::check(req.send().await?).await?;
+        Ok(())
+    }
+
+    async fn check(resp: Response) -> Result<Response> {
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        let err = serde_json::from_str::<ApiError>(&body).unwrap_or_else(|_| {
+            let code = if status.is_server_error() {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::BadRequest
+            };
+            ApiError::new(code, format!("server answered {status}"))
+        });
+        Err(CoreError::Api(err))
+    }
+
+    fn json<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> Result<RequestBuilder> {
+        Ok(self.request(method, path, token)?.json(body))
+    }
+
+    pub(crate) async fn signup(&self, req: &SignupRequest) -> Result<Account> {
+        Self::send(self.json(Method::POST, "/v1/signup", None, req)?).await
+    }
+
+    pub(crate) async fn login(&self, req: &LoginRequest) -> Result<LoginResponse> {
+        Self::send(self.json(Method::POST, "/v1/login", None, req)?).await
+    }
+
+    pub(crate) async fn logout(&self, token: &str) -> Result<()> {
+        Self::send_empty(self.request(Method::POST, "/v1/logout", Some(token))?).await
+    }
+
+    pub(crate) async fn conversations(&self, token: &str) -> Result<Vec<Conversation>> {
+        Self::send(self.request(Method::GET, "/v1/conversations", Some(token))?).await
+    }
+
+    pub(crate) async fn open_direct(&self, token: &str, username: &str) -> Result<Conversation> {
+        let body = CreateDirectRequest {
+            username: username.to_string(),
+        };
+        Self::send(self.json(Method::POST, "/v1/conversations/direct", Some(token), &body)?).await
+    }
+
+    pub(crate) async fn create_group(
+        &self,
+        token: &str,
+        body: &CreateGroupRequest,
+    ) -> Result<Conversation> {
+        Self::send(self.json(Method::POST, "/v1/conversations/group", Some(token), body)?).await
+    }
+
+    pub(crate) async fn add_member(
+        &self,
+        token: &str,
+        conversation: Uuid,
+        username: &str,
+    ) -> Result<Conversation> {
+        let body = natter_protocol::AddMemberRequest {
+            username: username.to_string(),
+        };
+        let path = format!("/v1/conversations/{conversation}/members");
+        Self::send(self.json(Method::POST, &path, Some(token), &body)?).await
+    }
+
+    pub(crate) async fn send_message(
+        &self,
+        token: &str,
+        conversation: Uuid,
+        body: &SendMessageRequest,
+    ) -> Result<Message> {
+        let path = format!("/v1/conversations/{conversation}/messages");
+        Self::send(self.json(Method::POST, &path, Some(token), body)?).await
+    }
+
+    pub(crate) async fn history(
+        &self,
+        token: &str,
+        conversation: Uuid,
+        query: &HistoryQuery,
+    ) -> Result<Vec<Message>> {
+        let path = format!("/v1/conversations/{conversation}/messages");
+        Self::send(self.request(Method::GET, &path, Some(token))?.query(query)).await
+    }
+
+    pub(crate) async fn receipt(
+        &self,
+        token: &str,
+        conversation: Uuid,
+        kind: ReceiptKind,
+        up_to_seq: i64,
+    ) -> Result<()> {
+        let path = format!("/v1/conversations/{conversation}/receipts");
+        let body = ReceiptRequest { kind, up_to_seq };
+        Self::send_empty(self.json(Method::POST, &path, Some(token), &body)?).await
+    }
+}

@@ -1,0 +1,748 @@
+//! The local SQLite cache of one profile: session, conversations, messages and the outbox.
+//!
+//! One writer connection and a few readers (WAL), `synchronous=FULL` because the outbox holds
+//! messages that exist nowhere else yet. Bursts are written in one transaction.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use natter_protocol::{Account, Conversation, ConversationKind, Message, ReceiptKind};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::error::{CoreError, Result};
+use crate::views::{ConversationView, MessageStatus, MessageView};
+
+/// Sort keys of messages still in the outbox start here, above any sequence number, and stay
+/// below 2^53 so JavaScript numbers hold them exactly.
+pub const PENDING_BASE: i64 = 1 << 52;
+
+/// The signed-in account on this profile.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub server_url: String,
+    pub token: String,
+    pub account: Account,
+}
+
+/// A message waiting to be delivered.
+#[derive(Debug, Clone)]
+pub(crate) struct OutboxItem {
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub text: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+}
+
+#[derive(Clone)]
+pub struct Cache {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn uuid(row: &SqliteRow, col: &str) -> Result<Uuid> {
+    let s: String = row.try_get(col)?;
+    Uuid::parse_str(&s).map_err(|e| CoreError::Storage(format!("bad uuid in {col}: {e}")))
+}
+
+fn kind_str(kind: ConversationKind) -> &'static str {
+    match kind {
+        ConversationKind::Direct => "direct",
+        ConversationKind::Group => "group",
+    }
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at, failed";
+
+/// Positions of the other members, from which the ticks of own messages follow.
+#[derive(Debug, Clone, Copy, Default)]
+struct Positions {
+    delivered: i64,
+    read: i64,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Self { write, read })
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    // ---- session -------------------------------------------------------------------------
+
+    pub(crate) async fn session(&self) -> Result<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT server_url, token, user_id, username, birthdate FROM session WHERE id = 1",
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let birthdate: String = row.try_get("birthdate")?;
+        Ok(Some(Session {
+            server_url: row.try_get("server_url")?,
+            token: row.try_get("token")?,
+            account: Account {
+                id: uuid(&row, "user_id")?,
+                username: row.try_get("username")?,
+                birthdate: chrono::NaiveDate::from_str(&birthdate)
+                    .map_err(|e| CoreError::Storage(format!("bad birthdate: {e}")))?,
+            },
+        }))
+    }
+
+    /// Stores a new session. A different account on the same profile starts from an empty
+    /// cache, so one person's messages never show under another's name.
+    pub(crate) async fn save_session(&self, s: &Session) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let previous: Option<String> = sqlx::query_scalar("SELECT user_id FROM session")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if previous.is_some_and(|p| p != s.account.id.to_string()) {
+            sqlx::query("DELETE FROM outbox").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM conversations")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            r#"
+            INSERT INTO session (id, server_url, token, user_id, username, birthdate)
+            VALUES (1, ?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT (id) DO UPDATE SET
+                server_url = excluded.server_url, token = excluded.token,
+                user_id = excluded.user_id, username = excluded.username,
+                birthdate = excluded.birthdate
+            "#,
+        )
+        .bind(&s.server_url)
+        .bind(&s.token)
+        .bind(s.account.id.to_string())
+        .bind(&s.account.username)
+        .bind(s.account.birthdate.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the token; cached messages and the outbox stay for the next log-in.
+    pub(crate) async fn clear_session(&self) -> Result<()> {
+        sqlx::query("DELETE FROM session")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    // ---- conversations -------------------------------------------------------------------
+
+    /// Stores conversations and their members as the server sees them.
+    pub(crate) async fn upsert_conversations(&self, convs: &[Conversation]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for c in convs {
+            sqlx::query(
+                r#"
+                INSERT INTO conversations (id, kind, name, creator_id, created_at, last_seq, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5)
+                ON CONFLICT (id) DO UPDATE SET
+                    name = excluded.name,
+                    last_seq = MAX(conversations.last_seq, excluded.last_seq)
+                "#,
+            )
+            .bind(c.id.to_string())
+            .bind(kind_str(c.kind))
+            .bind(&c.name)
+            .bind(c.creator_id.to_string())
+            .bind(c.created_at)
+            .bind(c.last_seq)
+            .execute(&mut *tx)
+            .await?;
+            let mut keep = Vec::with_capacity(c.members.len());
+            for m in &c.members {
+                keep.push(m.user_id.to_string());
+                sqlx::query(
+                    r#"
+                    INSERT INTO members (conversation_id, user_id, username, delivered_seq, read_seq)
+                    VALUES (?1, ?2, ?3, ?4, ?5)
+                    ON CONFLICT (conversation_id, user_id) DO UPDATE SET
+                        username = excluded.username,
+                        delivered_seq = MAX(members.delivered_seq, excluded.delivered_seq),
+                        read_seq = MAX(members.read_seq, excluded.read_seq)
+                    "#,
+                )
+                .bind(c.id.to_string())
+                .bind(m.user_id.to_string())
+                .bind(&m.username)
+                .bind(m.delivered_seq)
+                .bind(m.read_seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let existing: Vec<String> =
+                sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = ?1")
+                    .bind(c.id.to_string())
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for gone in existing.iter().filter(|u| !keep.contains(u)) {
+                sqlx::query("DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2")
+                    .bind(c.id.to_string())
+                    .bind(gone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn conversation_ids(&self) -> Result<Vec<Uuid>> {
+        let rows = sqlx::query("SELECT id FROM conversations")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| uuid(r, "id")).collect()
+    }
+
+    /// `(synced_seq, last_seq)`: what is stored contiguously and what the server last said.
+    pub(crate) async fn sync_positions(&self, conv: Uuid) -> Result<Option<(i64, i64)>> {
+        let row = sqlx::query("SELECT synced_seq, last_seq FROM conversations WHERE id = ?1")
+            .bind(conv.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// The direct conversation with `username`, if cached.
+    pub async fn direct_with(&self, me: Uuid, username: &str) -> Result<Option<Uuid>> {
+        let row = sqlx::query(
+            r#"
+            SELECT c.id FROM conversations c
+            JOIN members m ON m.conversation_id = c.id
+            WHERE c.kind = 'direct' AND m.username = ?1 AND m.user_id != ?2
+            "#,
+        )
+        .bind(username.to_lowercase())
+        .bind(me.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| uuid(&r, "id")).transpose()
+    }
+
+    pub async fn conversation(&self, me: Uuid, id: Uuid) -> Result<Option<ConversationView>> {
+        let row = sqlx::query(
+            "SELECT id, kind, name, creator_id, updated_at FROM conversations WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.conversation_view(me, &row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every cached conversation, newest activity first.
+    pub async fn conversations(&self, me: Uuid) -> Result<Vec<ConversationView>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, name, creator_id, updated_at FROM conversations ORDER BY updated_at DESC",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.conversation_view(me, row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn conversation_view(&self, me: Uuid, row: &SqliteRow) -> Result<ConversationView> {
+        let id = uuid(row, "id")?;
+        let kind = match row.try_get::<String, _>("kind")?.as_str() {
+            "group" => ConversationKind::Group,
+            _ => ConversationKind::Direct,
+        };
+        let members: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT user_id, username, read_seq FROM members WHERE conversation_id = ?1 ORDER BY username",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        let me_s = me.to_string();
+        let my_read = members
+            .iter()
+            .find(|(u, _, _)| *u == me_s)
+            .map_or(0, |m| m.2);
+        let title = match kind {
+            ConversationKind::Group => row.try_get::<Option<String>, _>("name")?.unwrap_or_default(),
+            ConversationKind::Direct => members
+                .iter()
+                .find(|(u, _, _)| *u != me_s)
+                .map(|m| m.1.clone())
+                .unwrap_or_default(),
+        };
+        let unread: i64 = sqlx::query_scalar(
+            r#"
+            SELECT COUNT(*) FROM messages
+            WHERE conversation_id = ?1 AND sort_key > ?2 AND sort_key < ?3 AND sender_id != ?4
+            "#,
+        )
+        .bind(id.to_string())
+        .bind(my_read)
+        .bind(PENDING_BASE)
+        .bind(&me_s)
+        .fetch_one(&self.read)
+        .await?;
+        let last_message = self.messages(me, id, None, 1).await?.pop();
+        let updated_at: i64 = row.try_get("updated_at")?;
+        Ok(ConversationView {
+            id,
+            kind,
+            title,
+            members: members.into_iter().map(|m| m.1).collect(),
+            is_creator: row.try_get::<String, _>("creator_id")? == me_s,
+            updated_at: last_message
+                .as_ref()
+                .map_or(updated_at, |m| m.sent_at.max(updated_at)),
+            last_message,
+            unread,
+        })
+    }
+
+    // ---- messages ------------------------------------------------------------------------
+
+    async fn positions(&self, me: Uuid, conv: Uuid) -> Result<Positions> {
+        let row = sqlx::query(
+            r#"
+            SELECT COALESCE(MIN(delivered_seq), 0), COALESCE(MIN(read_seq), 0)
+            FROM members WHERE conversation_id = ?1 AND user_id != ?2
+            "#,
+        )
+        .bind(conv.to_string())
+        .bind(me.to_string())
+        .fetch_one(&self.read)
+        .await?;
+        Ok(Positions {
+            delivered: row.try_get(0)?,
+            read: row.try_get(1)?,
+        })
+    }
+
+    fn message_view(me: Uuid, pos: Positions, row: &SqliteRow) -> Result<MessageView> {
+        let sender_id = uuid(row, "sender_id")?;
+        let seq: Option<i64> = row.try_get("seq")?;
+        let failed: Option<String> = row.try_get("failed")?;
+        let mine = sender_id == me;
+        let status = match (mine, seq, &failed) {
+            (false, _, _) => MessageStatus::Received,
+            (true, _, Some(_)) => MessageStatus::Failed,
+            (true, None, None) => MessageStatus::Sending,
+            (true, Some(s), None) if pos.read >= s => MessageStatus::Read,
+            (true, Some(s), None) if pos.delivered >= s => MessageStatus::Delivered,
+            (true, Some(_), None) => MessageStatus::Sent,
+        };
+        Ok(MessageView {
+            id: uuid(row, "id")?,
+            conversation_id: uuid(row, "conversation_id")?,
+            seq,
+            sort_key: row.try_get("sort_key")?,
+            sender_id,
+            sender: row.try_get("sender")?,
+            text: row.try_get("text")?,
+            sent_at: row.try_get("sent_at")?,
+            mine,
+            status,
+            error: failed,
+        })
+    }
+
+    /// Up to `limit` messages with `sort_key < before` (newest when `before` is `None`),
+    /// returned oldest first.
+    pub async fn messages(
+        &self,
+        me: Uuid,
+        conv: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageView>> {
+        let pos = self.positions(me, conv).await?;
+        let rows = sqlx::query(&format!(
+            r#"
+            SELECT {MESSAGE_COLUMNS} FROM messages
+            WHERE conversation_id = ?1 AND sort_key < ?2
+            ORDER BY sort_key DESC LIMIT ?3
+            "#
+        ))
+        .bind(conv.to_string())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .rev()
+            .map(|r| Self::message_view(me, pos, r))
+            .collect()
+    }
+
+    pub async fn message(&self, me: Uuid, id: Uuid) -> Result<Option<MessageView>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let pos = self.positions(me, uuid(&row, "conversation_id")?).await?;
+        Ok(Some(Self::message_view(me, pos, &row)?))
+    }
+
+    /// Writes a new message locally and queues it for delivery, in one transaction, so it is
+    /// shown at once and survives the process being killed.
+    pub(crate) async fn insert_pending(
+        &self,
+        conv: Uuid,
+        id: Uuid,
+        sender: &Account,
+        text: &str,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let top: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(sort_key) FROM messages WHERE conversation_id = ?1")
+                .bind(conv.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        let sort_key = top.map_or(PENDING_BASE, |t| (t + 1).max(PENDING_BASE));
+        sqlx::query(
+            r#"
+            INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at)
+            VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7)
+            "#,
+        )
+        .bind(id.to_string())
+        .bind(conv.to_string())
+        .bind(sort_key)
+        .bind(sender.id.to_string())
+        .bind(&sender.username)
+        .bind(text)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (message_id, conversation_id, next_attempt_at) VALUES (?1, ?2, ?3)",
+        )
+        .bind(id.to_string())
+        .bind(conv.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE conversations SET updated_at = MAX(updated_at, ?2) WHERE id = ?1")
+            .bind(conv.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores messages from the server in one transaction. Known ids are updated in place
+    /// (an outbox message being acknowledged), so nothing is ever duplicated. Returns the
+    /// conversations that gained messages and, separately, ids of conversations not cached
+    /// yet (their messages are skipped; fetch the conversation and store again).
+    pub(crate) async fn store_messages(&self, msgs: &[Message]) -> Result<StoreOutcome> {
+        let mut out = StoreOutcome::default();
+        if msgs.is_empty() {
+            return Ok(out);
+        }
+        let mut tx = self.write.begin().await?;
+        let mut known: HashMap<Uuid, bool> = HashMap::new();
+        for m in msgs {
+            let exists = match known.get(&m.conversation_id) {
+                Some(e) => *e,
+                None => {
+                    let e: bool =
+                        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
+                            .bind(m.conversation_id.to_string())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    known.insert(m.conversation_id, e);
+                    e
+                }
+            };
+            if !exists {
+                out.unknown_conversations.insert(m.conversation_id);
+                continue;
+            }
+            sqlx::query(
+                r#"
+                INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at)
+                VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)
+                ON CONFLICT (id) DO UPDATE SET
+                    seq = excluded.seq, sort_key = excluded.sort_key,
+                    sent_at = excluded.sent_at, failed = NULL
+                "#,
+            )
+            .bind(m.id.to_string())
+            .bind(m.conversation_id.to_string())
+            .bind(m.seq)
+            .bind(m.sender_id.to_string())
+            .bind(&m.sender)
+            .bind(&m.text)
+            .bind(m.sent_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+                .bind(m.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            let top = out.stored.entry(m.conversation_id).or_insert((0, 0));
+            top.0 = top.0.max(m.seq);
+            top.1 = top.1.max(m.sent_at);
+        }
+        for (conv, (seq, at)) in &out.stored {
+            sqlx::query(
+                r#"
+                UPDATE conversations
+                SET last_seq = MAX(last_seq, ?2), updated_at = MAX(updated_at, ?3)
+                WHERE id = ?1
+                "#,
+            )
+            .bind(conv.to_string())
+            .bind(seq)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            advance_synced(&mut tx, *conv).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Moves a member's delivery or read position forward.
+    pub(crate) async fn apply_receipt(
+        &self,
+        conv: Uuid,
+        user: Uuid,
+        kind: ReceiptKind,
+        seq: i64,
+    ) -> Result<()> {
+        let sql = match kind {
+            ReceiptKind::Delivered => {
+                "UPDATE members SET delivered_seq = MAX(delivered_seq, ?3) WHERE conversation_id = ?1 AND user_id = ?2"
+            }
+            ReceiptKind::Read => {
+                "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) WHERE conversation_id = ?1 AND user_id = ?2"
+            }
+        };
+        sqlx::query(sql)
+            .bind(conv.to_string())
+            .bind(user.to_string())
+            .bind(seq)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks everything stored in `conv` as read by `me`. Returns the new read position if it
+    /// moved (it is also kept as pending until the server acknowledges it).
+    pub(crate) async fn mark_read(&self, me: Uuid, conv: Uuid) -> Result<Option<i64>> {
+        let mut tx = self.write.begin().await?;
+        let top: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(seq) FROM messages WHERE conversation_id = ?1 AND seq IS NOT NULL",
+        )
+        .bind(conv.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(top) = top else { return Ok(None) };
+        let moved = sqlx::query(
+            r#"
+            UPDATE members SET read_seq = ?3, delivered_seq = MAX(delivered_seq, ?3), read_pending = ?3
+            WHERE conversation_id = ?1 AND user_id = ?2 AND read_seq < ?3
+            "#,
+        )
+        .bind(conv.to_string())
+        .bind(me.to_string())
+        .bind(top)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((moved > 0).then_some(top))
+    }
+
+    /// Read positions the server has not acknowledged yet.
+    pub(crate) async fn pending_reads(&self, me: Uuid) -> Result<Vec<(Uuid, i64)>> {
+        let rows = sqlx::query(
+            "SELECT conversation_id, read_pending FROM members WHERE user_id = ?1 AND read_pending > 0",
+        )
+        .bind(me.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((uuid(r, "conversation_id")?, r.try_get("read_pending")?)))
+            .collect()
+    }
+
+    pub(crate) async fn clear_pending_read(&self, me: Uuid, conv: Uuid, seq: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE members SET read_pending = 0 WHERE conversation_id = ?1 AND user_id = ?2 AND read_pending <= ?3",
+        )
+        .bind(conv.to_string())
+        .bind(me.to_string())
+        .bind(seq)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    // ---- outbox --------------------------------------------------------------------------
+
+    /// The oldest queued message. Messages go out strictly in the order they were written,
+    /// so a retry never lets a later message overtake an earlier one.
+    pub(crate) async fn outbox_head(&self) -> Result<Option<OutboxItem>> {
+        let row = sqlx::query(
+            r#"
+            SELECT o.message_id, o.conversation_id, m.text, o.attempts, o.next_attempt_at
+            FROM outbox o JOIN messages m ON m.id = o.message_id
+            ORDER BY o.rowid LIMIT 1
+            "#,
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(OutboxItem {
+            message_id: uuid(&row, "message_id")?,
+            conversation_id: uuid(&row, "conversation_id")?,
+            text: row.try_get("text")?,
+            attempts: row.try_get("attempts")?,
+            next_attempt_at: row.try_get("next_attempt_at")?,
+        }))
+    }
+
+    pub async fn outbox_len(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&self.read)
+            .await?)
+    }
+
+    pub(crate) async fn outbox_retry_later(
+        &self,
+        id: Uuid,
+        attempts: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE message_id = ?1",
+        )
+        .bind(id.to_string())
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Makes every queued message due now (the connection just came back).
+    pub(crate) async fn outbox_retry_now(&self) -> Result<()> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = 0")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// The server refused the message for good: keep it, marked failed, out of the queue.
+    pub(crate) async fn outbox_fail(&self, id: Uuid, error: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE messages SET failed = ?2 WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(error)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What [`Cache::store_messages`] did.
+#[derive(Debug, Default)]
+pub(crate) struct StoreOutcome {
+    /// Conversation → (highest seq stored, newest sent_at).
+    pub stored: HashMap<Uuid, (i64, i64)>,
+    pub unknown_conversations: BTreeSet<Uuid>,
+}
+
+/// Raises `synced_seq` over every contiguous seq now stored.
+async fn advance_synced(tx: &mut Transaction<'_, Sqlite>, conv: Uuid) -> Result<()> {
+    let mut synced: i64 = sqlx::query_scalar("SELECT synced_seq FROM conversations WHERE id = ?1")
+        .bind(conv.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let start = synced;
+    loop {
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            r#"
+            SELECT seq FROM messages
+            WHERE conversation_id = ?1 AND sort_key > ?2 AND sort_key < ?3
+            ORDER BY sort_key LIMIT 1000
+            "#,
+        )
+        .bind(conv.to_string())
+        .bind(synced)
+        .bind(PENDING_BASE)
+        .fetch_all(&mut **tx)
+        .await?;
+        let before = synced;
+        for s in &seqs {
+            if *s == synced + 1 {
+                synced = *s;
+            } else {
+                break;
+            }
+        }
+        if synced == before || seqs.len() < 1000 {
+            break;
+        }
+    }
+    if synced != start {
+        sqlx::query("UPDATE conversations SET synced_seq = ?2 WHERE id = ?1")
+            .bind(conv.to_string())
+            .bind(synced)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

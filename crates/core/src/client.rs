@@ -1,0 +1,438 @@
+//! [`Client`]: one signed-in profile, its cache, and the background workers that keep it in
+//! step with the server.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use natter_protocol::{
+    validate, Account, ClientFrame, CreateGroupRequest, ErrorCode, LoginRequest, SignupRequest,
+};
+use tokio::sync::{broadcast, mpsc, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+use uuid::Uuid;
+
+use crate::api::Api;
+use crate::cache::{Cache, Session};
+use crate::error::{CoreError, Result};
+use crate::views::{ConversationView, CoreEvent, MessageView};
+use crate::{outbox, sync};
+
+/// Where a new profile looks for its server: the local server started by the README's run
+/// command.
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7878";
+
+/// How often a "typing" signal is sent at most, per conversation.
+const TYPING_INTERVAL: Duration = Duration::from_secs(3);
+
+/// The client engine for one profile directory. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) cache: Cache,
+    profile: PathBuf,
+    server: RwLock<Url>,
+    api: RwLock<Api>,
+    session: RwLock<Option<Session>>,
+    pub(crate) events: broadcast::Sender<CoreEvent>,
+    pub(crate) outbox_wake: Notify,
+    /// Frames for the live connection, present while it is up.
+    pub(crate) frames: Mutex<Option<mpsc::Sender<ClientFrame>>>,
+    typing_sent: Mutex<HashMap<Uuid, Instant>>,
+    workers: tokio::sync::Mutex<Option<Workers>>,
+}
+
+struct Workers {
+    cancel: CancellationToken,
+    handles: Vec<JoinHandle<()>>,
+}
+
+fn parse_url(s: &str) -> Result<Url> {
+    let url = Url::parse(s.trim())
+        .map_err(|e| CoreError::Network(format!("invalid server URL {s:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(CoreError::Network(format!(
+            "server URL must start with http:// or https://, got {s:?}"
+        )));
+    }
+    Ok(url)
+}
+
+impl Client {
+    /// Opens the profile in `profile` (created if missing). `server` overrides the server the
+    /// profile last used; without either, [`DEFAULT_SERVER_URL`].
+    pub async fn open(profile: &Path, server: Option<&str>) -> Result<Self> {
+        std::fs::create_dir_all(profile).map_err(|e| {
+            CoreError::Storage(format!("cannot create profile {}: {e}", profile.display()))
+        })?;
+        let cache = Cache::open(&profile.join("natter.db")).await?;
+        let session = cache.session().await?;
+        let server = match (server, &session) {
+            (Some(s), _) => parse_url(s)?,
+            (None, Some(sess)) => parse_url(&sess.server_url)?,
+            (None, None) => parse_url(DEFAULT_SERVER_URL)?,
+        };
+        let (events, _) = broadcast::channel(1024);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cache,
+                profile: profile.to_path_buf(),
+                api: RwLock::new(Api::new(server.clone())?),
+                server: RwLock::new(server),
+                session: RwLock::new(session),
+                events,
+                outbox_wake: Notify::new(),
+                frames: Mutex::new(None),
+                typing_sent: Mutex::new(HashMap::new()),
+                workers: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn profile_dir(&self) -> &Path {
+        &self.inner.profile
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.inner.cache
+    }
+
+    pub fn server_url(&self) -> String {
+        read(&self.inner.server).as_str().trim_end_matches('/').to_string()
+    }
+
+    /// Points the profile at another server (before logging in).
+    pub fn set_server_url(&self, server: &str) -> Result<()> {
+        let url = parse_url(server)?;
+        *write(&self.inner.api) = Api::new(url.clone())?;
+        *write(&self.inner.server) = url;
+        Ok(())
+    }
+
+    /// The signed-in account, if any.
+    pub fn account(&self) -> Option<Account> {
+        read(&self.inner.session).as_ref().map(|s| s.account.clone())
+    }
+
+    pub(crate) fn api(&self) -> Api {
+        read(&self.inner.api).clone()
+    }
+
+    /// `(token, account)` of the session, or `NotSignedIn`.
+    pub(crate) fn auth(&self) -> Result<(String, Account)> {
+        read(&self.inner.session)
+            .as_ref()
+            .map(|s| (s.token.clone(), s.account.clone()))
+            .ok_or(CoreError::NotSignedIn)
+    }
+
+    pub(crate) fn me(&self) -> Result<Uuid> {
+        Ok(self.auth()?.1.id)
+    }
+
+    pub(crate) fn emit(&self, event: CoreEvent) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Live events for a front end.
+    pub fn subscribe(&self) -> broadcast::Receiver<CoreEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Called when the server rejects the token: forget it and tell the front end.
+    pub(crate) async fn signed_out(&self) {
+        tracing::warn!("the server rejected this session; signing out");
+        *write(&self.inner.session) = None;
+        if let Err(e) = self.inner.cache.clear_session().await {
+            tracing::error!(error = %e, "could not clear the stored session");
+        }
+        self.emit(CoreEvent::SignedOut);
+    }
+
+    // ---- account ---------------------------------------------------------------------------
+
+    /// Creates an account and signs in to it.
+    #[tracing::instrument(skip(self, password), err)]
+    pub async fn signup(
+        &self,
+        username: &str,
+        password: &str,
+        birthdate: NaiveDate,
+    ) -> Result<Account> {
+        let username = validate::username(username)?;
+        validate::password(password)?;
+        validate::birthdate(birthdate, chrono::Utc::now().date_naive())?;
+        self.api()
+            .signup(&SignupRequest {
+                username: username.clone(),
+                password: password.to_string(),
+                birthdate,
+            })
+            .await?;
+        self.login(&username, password).await
+    }
+
+    /// Signs in; the session is stored in the profile for the next start.
+    #[tracing::instrument(skip(self, password), err)]
+    pub async fn login(&self, username: &str, password: &str) -> Result<Account> {
+        let resp = self
+            .api()
+            .login(&LoginRequest {
+                username: username.trim().to_lowercase(),
+                password: password.to_string(),
+            })
+            .await?;
+        let session = Session {
+            server_url: self.server_url(),
+            token: resp.token,
+            account: resp.account.clone(),
+        };
+        self.inner.cache.save_session(&session).await?;
+        *write(&self.inner.session) = Some(session);
+        Ok(resp.account)
+    }
+
+    /// Signs out here and revokes the token on the server (if it can be reached).
+    pub async fn logout(&self) -> Result<()> {
+        self.shutdown().await;
+        if let Ok((token, _)) = self.auth() {
+            if let Err(e) = self.api().logout(&token).await {
+                tracing::warn!(error = %e, "could not revoke the token on the server");
+            }
+        }
+        *write(&self.inner.session) = None;
+        self.inner.cache.clear_session().await
+    }
+
+    // ---- workers ---------------------------------------------------------------------------
+
+    /// Starts the live connection and the outbox worker (once; later calls do nothing).
+    pub async fn start(&self) -> Result<()> {
+        self.auth()?;
+        let mut workers = self.inner.workers.lock().await;
+        if workers.is_some() {
+            return Ok(());
+        }
+        let cancel = CancellationToken::new();
+        let handles = vec![
+            tokio::spawn(sync::run(self.clone(), cancel.clone())),
+            tokio::spawn(outbox::run(self.clone(), cancel.clone())),
+        ];
+        *workers = Some(Workers { cancel, handles });
+        Ok(())
+    }
+
+    /// Stops the workers and waits for them. Unsent messages stay in the outbox.
+    pub async fn shutdown(&self) {
+        let workers = self.inner.workers.lock().await.take();
+        if let Some(w) = workers {
+            w.cancel.cancel();
+            for h in w.handles {
+                if let Err(e) = h.await {
+                    tracing::error!(error = %e, "a background task failed");
+                }
+            }
+        }
+        *lock(&self.inner.frames) = None;
+    }
+
+    /// Fetches everything missed since the last sequence seen, over HTTP.
+    pub async fn sync_now(&self) -> Result<()> {
+        sync::catch_up(self).await
+    }
+
+    /// Delivers queued messages until the outbox is empty or `deadline` passes; returns how
+    /// many are still queued.
+    pub async fn flush_outbox(&self, deadline: Duration) -> Result<i64> {
+        outbox::flush(self, deadline).await
+    }
+
+    // ---- conversations ---------------------------------------------------------------------
+
+    pub async fn conversations(&self) -> Result<Vec<ConversationView>> {
+        self.inner.cache.conversations(self.me()?).await
+    }
+
+    pub async fn conversation(&self, id: Uuid) -> Result<ConversationView> {
+        self.inner
+            .cache
+            .conversation(self.me()?, id)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// The direct conversation with `username`: from the cache when known, otherwise created
+    /// (or found) on the server.
+    pub async fn open_direct(&self, username: &str) -> Result<ConversationView> {
+        let (token, me) = self.auth()?;
+        let username = validate::username(username)
+            .map_err(|_| natter_protocol::ApiError::new(ErrorCode::UserNotFound, format!("no user called {username:?}")))?;
+        if username == me.username {
+            return Err(natter_protocol::ApiError::new(
+                ErrorCode::CannotMessageSelf,
+                "you cannot start a chat with yourself",
+            )
+            .into());
+        }
+        if let Some(id) = self.inner.cache.direct_with(me.id, &username).await? {
+            return self.conversation(id).await;
+        }
+        let conv = self.api().open_direct(&token, &username).await?;
+        self.inner.cache.upsert_conversations(&[conv.clone()]).await?;
+        let view = self.conversation(conv.id).await?;
+        self.emit(CoreEvent::Conversation {
+            conversation: view.clone(),
+        });
+        Ok(view)
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[String]) -> Result<ConversationView> {
+        let (token, _) = self.auth()?;
+        let name = validate::group_name(name)?;
+        let conv = self
+            .api()
+            .create_group(
+                &token,
+                &CreateGroupRequest {
+                    name,
+                    members: members.to_vec(),
+                },
+            )
+            .await?;
+        self.inner.cache.upsert_conversations(&[conv.clone()]).await?;
+        let view = self.conversation(conv.id).await?;
+        self.emit(CoreEvent::Conversation {
+            conversation: view.clone(),
+        });
+        Ok(view)
+    }
+
+    pub async fn add_member(&self, conversation: Uuid, username: &str) -> Result<ConversationView> {
+        let (token, _) = self.auth()?;
+        let conv = self.api().add_member(&token, conversation, username).await?;
+        self.inner.cache.upsert_conversations(&[conv.clone()]).await?;
+        let view = self.conversation(conv.id).await?;
+        self.emit(CoreEvent::Conversation {
+            conversation: view.clone(),
+        });
+        Ok(view)
+    }
+
+    // ---- messages --------------------------------------------------------------------------
+
+    /// Up to `limit` messages older than `before` (a `sort_key`), or the newest; oldest first.
+    /// Reads only the cache, so it works offline.
+    pub async fn messages(
+        &self,
+        conversation: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageView>> {
+        let limit = limit.clamp(1, natter_protocol::limits::PAGE_MAX);
+        self.inner
+            .cache
+            .messages(self.me()?, conversation, before, limit)
+            .await
+    }
+
+    pub async fn message(&self, id: Uuid) -> Result<Option<MessageView>> {
+        self.inner.cache.message(self.me()?, id).await
+    }
+
+    /// Writes the message locally (shown at once as "sending") and queues it; the outbox
+    /// worker delivers it.
+    #[tracing::instrument(skip(self, text), err)]
+    pub async fn send_text(&self, conversation: Uuid, text: &str) -> Result<MessageView> {
+        let (_, me) = self.auth()?;
+        validate::text(text)?;
+        if self.inner.cache.conversation(me.id, conversation).await?.is_none() {
+            return Err(not_found());
+        }
+        let id = Uuid::now_v7();
+        self.inner
+            .cache
+            .insert_pending(conversation, id, &me, text)
+            .await?;
+        let view = self
+            .inner
+            .cache
+            .message(me.id, id)
+            .await?
+            .ok_or_else(|| CoreError::Storage("message vanished after insert".into()))?;
+        self.emit(CoreEvent::Message {
+            message: view.clone(),
+        });
+        self.inner.outbox_wake.notify_one();
+        Ok(view)
+    }
+
+    /// Marks everything in the conversation as read, here and (when reachable) on the server.
+    pub async fn mark_read(&self, conversation: Uuid) -> Result<()> {
+        let (token, me) = self.auth()?;
+        let Some(seq) = self.inner.cache.mark_read(me.id, conversation).await? else {
+            return Ok(());
+        };
+        self.emit(CoreEvent::Conversation {
+            conversation: self.conversation(conversation).await?,
+        });
+        match self
+            .api()
+            .receipt(&token, conversation, natter_protocol::ReceiptKind::Read, seq)
+            .await
+        {
+            Ok(()) => {
+                self.inner
+                    .cache
+                    .clear_pending_read(me.id, conversation, seq)
+                    .await
+            }
+            // Kept as pending; sent again after the next reconnect.
+            Err(e) if e.is_transient() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Tells the other members this account is typing (throttled; dropped when offline).
+    pub fn typing(&self, conversation: Uuid) {
+        let mut sent = lock(&self.inner.typing_sent);
+        if sent
+            .get(&conversation)
+            .is_some_and(|t| t.elapsed() < TYPING_INTERVAL)
+        {
+            return;
+        }
+        if let Some(tx) = lock(&self.inner.frames).as_ref() {
+            if tx
+                .try_send(ClientFrame::Typing {
+                    conversation_id: conversation,
+                })
+                .is_ok()
+            {
+                sent.insert(conversation, Instant::now());
+            }
+        }
+    }
+}
+
+fn not_found() -> CoreError {
+    natter_protocol::ApiError::new(ErrorCode::ConversationNotFound, "no such conversation").into()
+}
+
+// Poisoning only follows a panic elsewhere; the data (a URL, a session) is still whole.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+pub(crate) fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}

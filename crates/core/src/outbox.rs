@@ -1,0 +1,150 @@
+//! The outbox worker: delivers queued messages in order, with their client ids, retrying with
+//! backoff until the server acknowledges them. Because the id travels with every attempt, a
+//! retry after a lost acknowledgement (or a killed process) never creates a duplicate.
+
+use std::time::Duration;
+
+use natter_protocol::{ErrorCode, SendMessageRequest};
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::now_ms;
+use crate::client::Client;
+use crate::error::{CoreError, Result};
+use crate::views::CoreEvent;
+
+const BACKOFF_FIRST_MS: i64 = 500;
+const BACKOFF_MAX_MS: i64 = 30_000;
+
+/// Delay before attempt `attempts + 1`: doubling from 0.5 s up to 30 s, ±20 % jitter so many
+/// clients coming back at once do not retry in lockstep.
+pub(crate) fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(0, 16) as u32;
+    let base = BACKOFF_FIRST_MS
+        .saturating_mul(1_i64 << exp)
+        .min(BACKOFF_MAX_MS);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    (base as f64 * jitter) as i64
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    Empty,
+    Delivered,
+    Failed,
+    /// The head of the queue waits until this time (ms since the epoch).
+    RetryAt(i64),
+    SignedOut,
+}
+
+/// Tries the oldest queued message once, if it is due.
+pub(crate) async fn deliver_next(client: &Client) -> Result<Step> {
+    let cache = &client.inner.cache;
+    let Some(item) = cache.outbox_head().await? else {
+        return Ok(Step::Empty);
+    };
+    let now = now_ms();
+    if item.next_attempt_at > now {
+        return Ok(Step::RetryAt(item.next_attempt_at));
+    }
+    let Ok((token, me)) = client.auth() else {
+        return Ok(Step::SignedOut);
+    };
+    let req = SendMessageRequest {
+        id: item.message_id,
+        text: item.text.clone(),
+    };
+    let step = match client
+        .api()
+        .send_message(&token, item.conversation_id, &req)
+        .await
+    {
+        Ok(msg) => {
+            cache.store_messages(std::slice::from_ref(&msg)).await?;
+            tracing::debug!(id = %msg.id, seq = msg.seq, "message delivered");
+            Step::Delivered
+        }
+        Err(e) if e.is_transient() => {
+            let attempts = item.attempts + 1;
+            let at = now + backoff_ms(attempts - 1);
+            tracing::info!(id = %item.message_id, attempts, error = %e, "delivery failed; will retry");
+            cache
+                .outbox_retry_later(item.message_id, attempts, at, &e.to_string())
+                .await?;
+            return Ok(Step::RetryAt(at));
+        }
+        Err(CoreError::Api(e)) if e.code == ErrorCode::Unauthenticated => {
+            client.signed_out().await;
+            return Ok(Step::SignedOut);
+        }
+        Err(e) => {
+            tracing::warn!(id = %item.message_id, error = %e, "the server refused the message");
+            cache.outbox_fail(item.message_id, &e.to_string()).await?;
+            Step::Failed
+        }
+    };
+    if let Some(view) = cache.message(me.id, item.message_id).await? {
+        client.emit(CoreEvent::Message { message: view });
+    }
+    Ok(step)
+}
+
+/// The worker: runs until cancelled.
+pub(crate) async fn run(client: Client, cancel: CancellationToken) {
+    loop {
+        let wait = match deliver_next(&client).await {
+            Ok(Step::Delivered | Step::Failed) => continue,
+            Ok(Step::Empty | Step::SignedOut) => None,
+            Ok(Step::RetryAt(at)) => Some(Duration::from_millis((at - now_ms()).max(0) as u64)),
+            Err(e) => {
+                tracing::error!(error = %e, "outbox worker failed; trying again in 1 s");
+                Some(Duration::from_secs(1))
+            }
+        };
+        let sleep = async {
+            match wait {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = client.inner.outbox_wake.notified() => {}
+            _ = sleep => {}
+        }
+    }
+}
+
+/// Delivers until the queue is empty or `deadline` passes; returns how many are left.
+pub(crate) async fn flush(client: &Client, deadline: Duration) -> Result<i64> {
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        match deliver_next(client).await? {
+            Step::Delivered | Step::Failed => continue,
+            Step::Empty => return Ok(0),
+            Step::SignedOut => return Err(CoreError::NotSignedIn),
+            Step::RetryAt(at) => {
+                let wait = Duration::from_millis((at - now_ms()).max(0) as u64);
+                let now = tokio::time::Instant::now();
+                if now + wait >= end {
+                    tokio::time::sleep_until(end).await;
+                    return client.inner.cache.outbox_len().await;
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        for (attempts, base) in [(0, 500.0), (1, 1000.0), (3, 4000.0), (10, 30_000.0), (60, 30_000.0)] {
+            let d = backoff_ms(attempts) as f64;
+            assert!(d >= base * 0.8 - 1.0 && d <= base * 1.2, "{attempts}: {d}");
+        }
+    }
+}

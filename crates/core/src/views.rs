@@ -1,0 +1,96 @@
+//! What the front ends show: conversations and messages as seen from this account, and the
+//! events that tell a front end something changed.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use natter_protocol::ConversationKind;
+
+/// Delivery state of a message, as the ticks in a chat show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Written locally, waiting in the outbox.
+    Sending,
+    /// Accepted by the server.
+    Sent,
+    /// Stored on every other member's device.
+    Delivered,
+    /// Seen by every other member.
+    Read,
+    /// Refused by the server for good; `error` says why.
+    Failed,
+    /// Someone else's message.
+    Received,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MessageView {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    /// Server sequence number; `None` while sending.
+    pub seq: Option<i64>,
+    /// Order within the conversation (the seq, or above every seq while sending); pass the
+    /// smallest one seen as `before` to page back.
+    pub sort_key: i64,
+    pub sender_id: Uuid,
+    pub sender: String,
+    pub text: String,
+    /// Milliseconds since the Unix epoch: when the server accepted it (local time while sending).
+    pub sent_at: i64,
+    pub mine: bool,
+    pub status: MessageStatus,
+    /// Why sending failed, when `status` is `failed`.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConversationView {
+    pub id: Uuid,
+    pub kind: ConversationKind,
+    /// The other person's username, or the group's name.
+    pub title: String,
+    /// Usernames of every member, this account included.
+    pub members: Vec<String>,
+    /// Whether this account created it (may add group members).
+    pub is_creator: bool,
+    pub last_message: Option<MessageView>,
+    /// Messages from others not yet read here.
+    pub unread: i64,
+    /// Milliseconds since the Unix epoch of the newest activity.
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connecting,
+    Online,
+    Offline,
+}
+
+/// Something changed; front ends re-read what they show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CoreEvent {
+    /// A message appeared or changed (sent, failed, arrived).
+    Message { message: MessageView },
+    /// Delivery or read positions moved: the status of own messages may have changed.
+    Receipts { conversation_id: Uuid },
+    /// Someone is typing in a conversation (show it for about 5 seconds).
+    Typing {
+        conversation_id: Uuid,
+        username: String,
+    },
+    /// A conversation appeared or its members changed.
+    Conversation { conversation: ConversationView },
+    /// The live connection to the server changed state.
+    Connection { state: ConnectionState },
+    /// The server no longer accepts this session (revoked or expired): log in again.
+    SignedOut,
+}

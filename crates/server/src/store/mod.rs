@@ -1,0 +1,168 @@
+//! Persistent state behind a trait, so handlers never see a database type.
+//!
+//! [`SqliteStore`] is the embedded default; a PostgreSQL store implements the same trait.
+//! Rule outcomes that need the store's atomicity (username taken, id conflict, group full,
+//! not a member) come back as [`Error::Api`](crate::error::Error::Api) with the protocol code.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use natter_protocol::{Account, Conversation, Message, ReceiptKind, UserSummary};
+use uuid::Uuid;
+
+use crate::error::Result;
+
+pub use sqlite::SqliteStore;
+
+/// A user about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    /// Canonical (lower-case) username.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub birthdate: NaiveDate,
+    pub created_at: i64,
+}
+
+/// What log-in needs to check a password.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub account: Account,
+    pub password_hash: String,
+}
+
+/// A session row: only the SHA-256 of the bearer token is stored.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: [u8; 32],
+    pub user_id: Uuid,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A group about to be created; `member_ids` excludes the creator and has no duplicates.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    pub id: Uuid,
+    pub name: String,
+    pub creator_id: Uuid,
+    pub member_ids: Vec<Uuid>,
+    pub created_at: i64,
+}
+
+/// A message about to be stored; the store assigns `seq`.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub sender_id: Uuid,
+    pub text: String,
+    pub sent_at: i64,
+}
+
+/// Whether a write created something new or found it already there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<T> {
+    Created(T),
+    Existing(T),
+}
+
+impl<T> Outcome<T> {
+    pub fn is_created(&self) -> bool {
+        matches!(self, Self::Created(_))
+    }
+
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Created(v) | Self::Existing(v) => v,
+        }
+    }
+}
+
+/// A page of history: `after_seq < seq < before_seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryPage {
+    /// The first `limit` messages after `after_seq`.
+    After { after_seq: i64, limit: u32 },
+    /// The newest `limit` messages in the range.
+    Before {
+        after_seq: i64,
+        before_seq: i64,
+        limit: u32,
+    },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // --- users and sessions ---
+
+    /// Fails with `username_taken` when the name exists (case-insensitively).
+    async fn create_user(&self, user: NewUser) -> Result<Account>;
+    /// Looks up by canonical username.
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>>;
+    async fn account(&self, user_id: Uuid) -> Result<Option<Account>>;
+    /// Looks up by canonical username.
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserSummary>>;
+    async fn create_session(&self, session: NewSession) -> Result<()>;
+    /// The user of an unexpired session (`expires_at > now`).
+    async fn session_user(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Uuid>>;
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()>;
+
+    // --- conversations ---
+
+    /// Gets or creates THE direct conversation of an unordered pair (`a != b`), atomically.
+    async fn get_or_create_direct(
+        &self,
+        new_id: Uuid,
+        creator_id: Uuid,
+        other_id: Uuid,
+        now: i64,
+    ) -> Result<Outcome<Conversation>>;
+    async fn create_group(&self, group: NewGroup) -> Result<Conversation>;
+    /// Adds `user_id` to a group on behalf of `actor_id`, checking atomically: actor is a
+    /// member (else `conversation_not_found`), a group (`wrong_conversation_kind`), actor is
+    /// the creator (`not_group_creator`), not full (`group_full`). Existing member: no-op.
+    async fn add_member(
+        &self,
+        conversation_id: Uuid,
+        actor_id: Uuid,
+        user_id: Uuid,
+        now: i64,
+    ) -> Result<Outcome<Conversation>>;
+    /// The conversation if `member_id` belongs to it; `None` otherwise (also when absent).
+    async fn conversation_for_member(
+        &self,
+        conversation_id: Uuid,
+        member_id: Uuid,
+    ) -> Result<Option<Conversation>>;
+    /// Conversations of a user, newest activity first.
+    async fn conversations_of(&self, user_id: Uuid) -> Result<Vec<Conversation>>;
+    /// Member ids if `member_id` belongs to the conversation; `None` otherwise.
+    async fn member_ids(&self, conversation_id: Uuid, member_id: Uuid)
+        -> Result<Option<Vec<Uuid>>>;
+
+    // --- messages and receipts ---
+
+    /// Stores a message with the next seq, or returns the stored one for an identical
+    /// re-send. Fails with `conversation_not_found` for non-members and `id_conflict` when
+    /// the id was used for a different message.
+    async fn insert_message(&self, message: NewMessage) -> Result<Outcome<Message>>;
+    /// Messages oldest first. The caller has checked membership.
+    async fn history(&self, conversation_id: Uuid, page: HistoryPage) -> Result<Vec<Message>>;
+    /// Moves a member's receipt forward (clamped to `last_seq`; read also raises
+    /// delivered). Returns the positions that moved; `conversation_not_found` for
+    /// non-members.
+    async fn update_receipt(
+        &self,
+        conversation_id: Uuid,
+        user_id: Uuid,
+        kind: ReceiptKind,
+        up_to_seq: i64,
+    ) -> Result<Vec<(ReceiptKind, i64)>>;
+
+    /// Closes connections after the last request.
+    async fn close(&self);
+}
