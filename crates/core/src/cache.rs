@@ -167,7 +167,7 @@ impl Cache {
     // ---- conversations -------------------------------------------------------------------
 
     /// Stores conversations and their members as the server sees them.
-    pub(crate) async fn upsert_conversations(&self, convs: &[Conversation]) -> Result<()> {
+    pub async fn upsert_conversations(&self, convs: &[Conversation]) -> Result<()> {
         let mut tx = self.write.begin().await?;
         for c in convs {
             sqlx::query(
@@ -302,7 +302,9 @@ impl Cache {
             .find(|(u, _, _)| *u == me_s)
             .map_or(0, |m| m.2);
         let title = match kind {
-            ConversationKind::Group => row.try_get::<Option<String>, _>("name")?.unwrap_or_default(),
+            ConversationKind::Group => row
+                .try_get::<Option<String>, _>("name")?
+                .unwrap_or_default(),
             ConversationKind::Direct => members
                 .iter()
                 .find(|(u, _, _)| *u != me_s)
@@ -477,7 +479,7 @@ impl Cache {
     /// (an outbox message being acknowledged), so nothing is ever duplicated. Returns the
     /// conversations that gained messages and, separately, ids of conversations not cached
     /// yet (their messages are skipped; fetch the conversation and store again).
-    pub(crate) async fn store_messages(&self, msgs: &[Message]) -> Result<StoreOutcome> {
+    pub async fn store_messages(&self, msgs: &[Message]) -> Result<StoreOutcome> {
         let mut out = StoreOutcome::default();
         if msgs.is_empty() {
             return Ok(out);
@@ -488,11 +490,12 @@ impl Cache {
             let exists = match known.get(&m.conversation_id) {
                 Some(e) => *e,
                 None => {
-                    let e: bool =
-                        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
-                            .bind(m.conversation_id.to_string())
-                            .fetch_one(&mut *tx)
-                            .await?;
+                    let e: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)",
+                    )
+                    .bind(m.conversation_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
                     known.insert(m.conversation_id, e);
                     e
                 }
@@ -699,7 +702,7 @@ impl Cache {
 
 /// What [`Cache::store_messages`] did.
 #[derive(Debug, Default)]
-pub(crate) struct StoreOutcome {
+pub struct StoreOutcome {
     /// Conversation → (highest seq stored, newest sent_at).
     pub stored: HashMap<Uuid, (i64, i64)>,
     pub unknown_conversations: BTreeSet<Uuid>,

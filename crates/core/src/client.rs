@@ -105,7 +105,10 @@ impl Client {
     }
 
     pub fn server_url(&self) -> String {
-        read(&self.inner.server).as_str().trim_end_matches('/').to_string()
+        read(&self.inner.server)
+            .as_str()
+            .trim_end_matches('/')
+            .to_string()
     }
 
     /// Points the profile at another server (before logging in).
@@ -118,7 +121,9 @@ impl Client {
 
     /// The signed-in account, if any.
     pub fn account(&self) -> Option<Account> {
-        read(&self.inner.session).as_ref().map(|s| s.account.clone())
+        read(&self.inner.session)
+            .as_ref()
+            .map(|s| s.account.clone())
     }
 
     pub(crate) fn api(&self) -> Api {
@@ -273,8 +278,12 @@ impl Client {
     /// (or found) on the server.
     pub async fn open_direct(&self, username: &str) -> Result<ConversationView> {
         let (token, me) = self.auth()?;
-        let username = validate::username(username)
-            .map_err(|_| natter_protocol::ApiError::new(ErrorCode::UserNotFound, format!("no user called {username:?}")))?;
+        let username = validate::username(username).map_err(|_| {
+            natter_protocol::ApiError::new(
+                ErrorCode::UserNotFound,
+                format!("no user called {username:?}"),
+            )
+        })?;
         if username == me.username {
             return Err(natter_protocol::ApiError::new(
                 ErrorCode::CannotMessageSelf,
@@ -286,7 +295,15 @@ impl Client {
             return self.conversation(id).await;
         }
         let conv = self.api().open_direct(&token, &username).await?;
-        self.inner.cache.upsert_conversations(&[conv.clone()]).await?;
+        self.remember(conv).await
+    }
+
+    /// Caches a conversation the server just returned and tells the front ends.
+    async fn remember(&self, conv: natter_protocol::Conversation) -> Result<ConversationView> {
+        self.inner
+            .cache
+            .upsert_conversations(std::slice::from_ref(&conv))
+            .await?;
         let view = self.conversation(conv.id).await?;
         self.emit(CoreEvent::Conversation {
             conversation: view.clone(),
@@ -307,23 +324,16 @@ impl Client {
                 },
             )
             .await?;
-        self.inner.cache.upsert_conversations(&[conv.clone()]).await?;
-        let view = self.conversation(conv.id).await?;
-        self.emit(CoreEvent::Conversation {
-            conversation: view.clone(),
-        });
-        Ok(view)
+        self.remember(conv).await
     }
 
     pub async fn add_member(&self, conversation: Uuid, username: &str) -> Result<ConversationView> {
         let (token, _) = self.auth()?;
-        let conv = self.api().add_member(&token, conversation, username).await?;
-        self.inner.cache.upsert_conversations(&[conv.clone()]).await?;
-        let view = self.conversation(conv.id).await?;
-        self.emit(CoreEvent::Conversation {
-            conversation: view.clone(),
-        });
-        Ok(view)
+        let conv = self
+            .api()
+            .add_member(&token, conversation, username)
+            .await?;
+        self.remember(conv).await
     }
 
     // ---- messages --------------------------------------------------------------------------
@@ -353,7 +363,13 @@ impl Client {
     pub async fn send_text(&self, conversation: Uuid, text: &str) -> Result<MessageView> {
         let (_, me) = self.auth()?;
         validate::text(text)?;
-        if self.inner.cache.conversation(me.id, conversation).await?.is_none() {
+        if self
+            .inner
+            .cache
+            .conversation(me.id, conversation)
+            .await?
+            .is_none()
+        {
             return Err(not_found());
         }
         let id = Uuid::now_v7();
@@ -385,7 +401,12 @@ impl Client {
         });
         match self
             .api()
-            .receipt(&token, conversation, natter_protocol::ReceiptKind::Read, seq)
+            .receipt(
+                &token,
+                conversation,
+                natter_protocol::ReceiptKind::Read,
+                seq,
+            )
             .await
         {
             Ok(()) => {

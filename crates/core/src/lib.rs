@@ -12,6 +12,9 @@ mod outbox;
 mod sync;
 mod views;
 
+#[cfg(test)]
+mod cache_tests;
+
 pub use cache::{Cache, PENDING_BASE};
 pub use client::{Client, DEFAULT_SERVER_URL};
 pub use error::{CoreError, Result};

@@ -142,7 +142,13 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        for (attempts, base) in [(0, 500.0), (1, 1000.0), (3, 4000.0), (10, 30_000.0), (60, 30_000.0)] {
+        for (attempts, base) in [
+            (0, 500.0),
+            (1, 1000.0),
+            (3, 4000.0),
+            (10, 30_000.0),
+            (60, 30_000.0),
+        ] {
             let d = backoff_ms(attempts) as f64;
             assert!(d >= base * 0.8 - 1.0 && d <= base * 1.2, "{attempts}: {d}");
         }
