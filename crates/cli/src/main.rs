@@ -1,1 +1,421 @@
-fn main() {}
+//! `natter`: the headless Natter client on natter-core, for scripts, tests and benchmarks;
+//! `natter server` runs the server on the embedded SQLite store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use natter_core::{Client, CoreError, CoreEvent, MessageStatus, MessageView};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "natter",
+    version,
+    about = "Natter: direct messages from the command line"
+)]
+struct Cli {
+    /// Server URL.
+    #[arg(long, global = true, env = "NATTER_SERVER")]
+    server: Option<String>,
+    /// Profile directory (session and local cache).
+    #[arg(long, global = true, env = "NATTER_PROFILE")]
+    profile: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a Natter server on the embedded SQLite store; prints the URL it serves on.
+    Server {
+        /// Directory for the database.
+        #[arg(long, env = "NATTER_DATA", default_value = "natter-data")]
+        data: PathBuf,
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, env = "NATTER_LISTEN", default_value = "127.0.0.1:7878")]
+        listen: SocketAddr,
+        /// Origins allowed to open the WebSocket from a browser (repeatable).
+        #[arg(long = "allow-origin")]
+        allowed_origins: Vec<String>,
+    },
+    /// Create an account and sign in to it.
+    Signup {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        /// Date of birth, YYYY-MM-DD.
+        #[arg(long)]
+        birthdate: String,
+    },
+    /// Sign in; the session is kept in the profile.
+    Login {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+    },
+    /// Sign out and revoke the session on the server.
+    Logout,
+    /// Send a text message.
+    Send {
+        /// Username of the person to write to (direct chat).
+        #[arg(
+            long,
+            conflicts_with = "conversation",
+            required_unless_present = "conversation"
+        )]
+        to: Option<String>,
+        /// Conversation id (e.g. a group).
+        #[arg(long)]
+        conversation: Option<Uuid>,
+        #[arg(long)]
+        text: String,
+        /// Seconds to keep trying before leaving the message queued.
+        #[arg(long, default_value_t = 15)]
+        timeout: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the messages of a conversation (and mark them read).
+    Messages {
+        /// Username of the other person (direct chat).
+        #[arg(
+            long,
+            conflicts_with = "conversation",
+            required_unless_present = "conversation"
+        )]
+        with: Option<String>,
+        #[arg(long)]
+        conversation: Option<Uuid>,
+        /// How many of the newest messages.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List conversations.
+    Conversations {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a group with the given members.
+    GroupCreate {
+        #[arg(long)]
+        name: String,
+        /// Usernames, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a member to a group you created.
+    GroupAdd {
+        #[arg(long)]
+        conversation: Uuid,
+        #[arg(long)]
+        username: String,
+    },
+    /// Stay connected and print every event until interrupted.
+    Watch {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let is_server = matches!(cli.command, Command::Server { .. });
+    init_logging(is_server);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let line = match e.downcast_ref::<CoreError>() {
+                Some(core @ CoreError::Api(_)) => core.to_string(),
+                Some(core) => format!("{core} ({})", core.code()),
+                None => format!("{e:#}"),
+            };
+            eprintln!("error: {}", line.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(server: bool) {
+    let default = if server { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn default_profile() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("natter").join("cli-profile")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Server {
+        data,
+        listen,
+        allowed_origins,
+    } = cli.command
+    {
+        return serve(data, listen, allowed_origins).await;
+    }
+    let profile = cli.profile.unwrap_or_else(default_profile);
+    let client = Client::open(&profile, cli.server.as_deref()).await?;
+    let result = client_command(&client, cli.command).await;
+    client.shutdown().await;
+    client.cache().close().await;
+    result
+}
+
+async fn serve(
+    data: PathBuf,
+    listen: SocketAddr,
+    allowed_origins: Vec<String>,
+) -> anyhow::Result<()> {
+    let mut config = natter_server::ServerConfig::new(data, listen);
+    config.allowed_origins = allowed_origins;
+    let server = natter_server::start(config).await?;
+    println!("{}", server.url());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Delivers what an earlier run left in the outbox (never fails the command).
+async fn flush_quietly(client: &Client, secs: u64) {
+    if let Err(e) = client.flush_outbox(Duration::from_secs(secs)).await {
+        tracing::info!(error = %e, "could not flush the outbox");
+    }
+}
+
+async fn conversation_for(
+    client: &Client,
+    username: Option<String>,
+    id: Option<Uuid>,
+) -> anyhow::Result<Uuid> {
+    match (username, id) {
+        (_, Some(id)) => Ok(id),
+        (Some(u), None) => Ok(client.open_direct(&u).await?.id),
+        (None, None) => anyhow::bail!("name a user or a conversation"),
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+fn human_message(m: &MessageView) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(m.sent_at)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default();
+    let status = if m.mine {
+        format!(
+            " [{}]",
+            serde_json::to_value(m.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        )
+    } else {
+        String::new()
+    };
+    format!("{at} {}: {}{status}", m.sender, m.text)
+}
+
+async fn client_command(client: &Client, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Server { .. } => unreachable!("handled before a profile is opened"),
+        Command::Signup {
+            username,
+            password,
+            birthdate,
+        } => {
+            let date = chrono::NaiveDate::parse_from_str(&birthdate, "%Y-%m-%d")
+                .map_err(|_| anyhow::anyhow!("birthdate must be YYYY-MM-DD, got {birthdate:?}"))?;
+            let account = client.signup(&username, &password, date).await?;
+            println!("signed up and logged in as {}", account.username);
+        }
+        Command::Login { username, password } => {
+            let account = client.login(&username, &password).await?;
+            println!("logged in as {}", account.username);
+        }
+        Command::Logout => {
+            client.logout().await?;
+            println!("logged out");
+        }
+        Command::Send {
+            to,
+            conversation,
+            text,
+            timeout,
+            json,
+        } => {
+            let conv = conversation_for(client, to, conversation).await?;
+            let queued = client.send_text(conv, &text).await?;
+            client.flush_outbox(Duration::from_secs(timeout)).await?;
+            let msg = client
+                .message(queued.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the message vanished from the local cache"))?;
+            match msg.status {
+                MessageStatus::Sending => anyhow::bail!(
+                    "the server could not be reached; the message stays queued and the next natter command delivers it"
+                ),
+                MessageStatus::Failed => anyhow::bail!(
+                    "the server refused the message: {}",
+                    msg.error.unwrap_or_default()
+                ),
+                _ if json => print_json(&msg)?,
+                _ => println!("sent (#{})", msg.seq.unwrap_or_default()),
+            }
+        }
+        Command::Messages {
+            with,
+            conversation,
+            limit,
+            json,
+        } => {
+            let conv = match (&with, conversation) {
+                // Offline, a cached direct chat still opens.
+                (Some(u), None) => match client.account() {
+                    Some(me) => match client.cache().direct_with(me.id, u).await? {
+                        Some(id) => id,
+                        None => conversation_for(client, with, None).await?,
+                    },
+                    None => return Err(CoreError::NotSignedIn.into()),
+                },
+                _ => conversation_for(client, with, conversation).await?,
+            };
+            if let Err(e) = client.sync_now().await {
+                tracing::info!(error = %e, "showing cached messages only");
+            }
+            flush_quietly(client, 2).await;
+            let messages = client.messages(conv, None, limit).await?;
+            client.mark_read(conv).await?;
+            if json {
+                print_json(&messages)?;
+            } else {
+                for m in &messages {
+                    println!("{}", human_message(m));
+                }
+            }
+        }
+        Command::Conversations { json } => {
+            if let Err(e) = client.sync_now().await {
+                tracing::info!(error = %e, "showing cached conversations only");
+            }
+            let convs = client.conversations().await?;
+            if json {
+                print_json(&convs)?;
+            } else {
+                for c in &convs {
+                    let last = c
+                        .last_message
+                        .as_ref()
+                        .map(|m| m.text.as_str())
+                        .unwrap_or("");
+                    println!("{} {} ({} unread) {}", c.id, c.title, c.unread, last);
+                }
+            }
+        }
+        Command::GroupCreate {
+            name,
+            members,
+            json,
+        } => {
+            let conv = client.create_group(&name, &members).await?;
+            if json {
+                print_json(&conv)?;
+            } else {
+                println!("{}", conv.id);
+            }
+        }
+        Command::GroupAdd {
+            conversation,
+            username,
+        } => {
+            let conv = client.add_member(conversation, &username).await?;
+            println!("{} now has {} members", conv.title, conv.members.len());
+        }
+        Command::Watch { json } => {
+            let mut events = client.subscribe();
+            client.start().await?;
+            let stop = shutdown_signal();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    ev = events.recv() => match ev {
+                        Ok(ev) => {
+                            if json {
+                                print_json(&ev)?;
+                            } else {
+                                println!("{}", describe(&ev));
+                            }
+                            if ev == CoreEvent::SignedOut {
+                                anyhow::bail!("the server rejected the session; log in again");
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(skipped = n, "too many events; some were not printed");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(ev: &CoreEvent) -> String {
+    match ev {
+        CoreEvent::Message { message } => human_message(message),
+        CoreEvent::Receipts { conversation_id } => format!("receipts changed in {conversation_id}"),
+        CoreEvent::Typing { username, .. } => format!("{username} is typing…"),
+        CoreEvent::Conversation { conversation } => format!("conversation {}", conversation.title),
+        CoreEvent::Connection { state } => format!("connection: {state:?}").to_lowercase(),
+        CoreEvent::SignedOut => "signed out".into(),
+    }
+}

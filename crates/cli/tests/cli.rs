@@ -1,0 +1,399 @@
+//! The `natter` binary as a script would use it: real processes, a real server process,
+//! real profile directories.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use natter_tests::proxy::{Mode, Proxy};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_natter");
+
+struct ServerProcess {
+    child: Child,
+    url: String,
+    _data: TempDir,
+}
+
+impl ServerProcess {
+    fn start() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(BIN)
+            .args(["server", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "server printed {url:?}"
+        );
+        Self {
+            child,
+            url,
+            _data: data,
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Cli {
+    server: String,
+    root: PathBuf,
+}
+
+impl Cli {
+    fn new(server: &str, root: &Path) -> Self {
+        Self {
+            server: server.to_string(),
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn command(&self, profile: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--server")
+            .arg(&self.server)
+            .arg("--profile")
+            .arg(self.root.join(profile))
+            .args(args)
+            .env_remove("NATTER_SERVER")
+            .env_remove("NATTER_PROFILE");
+        c
+    }
+
+    fn run(&self, profile: &str, args: &[&str]) -> Output {
+        self.command(profile, args).output().unwrap()
+    }
+
+    fn ok(&self, profile: &str, args: &[&str]) -> String {
+        let out = self.run(profile, args);
+        assert!(
+            out.status.success(),
+            "natter {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail; returns its one-line error.
+    fn fails(&self, profile: &str, args: &[&str]) -> String {
+        let out = self.run(profile, args);
+        assert!(!out.status.success(), "natter {args:?} should have failed");
+        let err = String::from_utf8(out.stderr).unwrap();
+        let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "one error line, got {err:?}");
+        lines[0].to_string()
+    }
+
+    fn signup(&self, name: &str) {
+        self.ok(
+            name,
+            &[
+                "signup",
+                "--username",
+                name,
+                "--password",
+                "hunter2hunter2",
+                "--birthdate",
+                "1995-03-04",
+            ],
+        );
+    }
+
+    fn messages(&self, profile: &str, with: &str) -> Vec<Value> {
+        let out = self.ok(profile, &["messages", "--with", with, "--json"]);
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+fn texts(msgs: &[Value]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn signup_send_and_read_from_the_command_line() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&server.url, dir.path());
+    cli.signup("alice");
+    cli.signup("bob");
+
+    cli.ok("alice", &["send", "--to", "bob", "--text", "hi bob"]);
+    cli.ok(
+        "bob",
+        &[
+            "send",
+            "--to",
+            "alice",
+            "--text",
+            "hi alice, line one\nline two",
+        ],
+    );
+
+    let msgs = cli.messages("bob", "alice");
+    assert_eq!(texts(&msgs), ["hi bob", "hi alice, line one\nline two"]);
+    for key in ["id", "sender", "text", "sent_at", "seq", "status"] {
+        assert!(
+            msgs[0].get(key).is_some(),
+            "messages --json has {key}: {}",
+            msgs[0]
+        );
+    }
+    assert_eq!(msgs[0]["sender"], "alice");
+    assert_eq!(msgs[0]["seq"], 1);
+    assert_eq!(msgs[0]["status"], "received");
+    assert_eq!(msgs[1]["status"], "sent");
+
+    // Bob read alice's message (messages marks it read), so alice sees it as read.
+    let alice_view = cli.messages("alice", "bob");
+    assert_eq!(alice_view[0]["status"], "read");
+
+    // A new log-in on another profile sees the same history.
+    cli.ok(
+        "alice2",
+        &[
+            "login",
+            "--username",
+            "ALICE",
+            "--password",
+            "hunter2hunter2",
+        ],
+    );
+    assert_eq!(texts(&cli.messages("alice2", "bob")).len(), 2);
+}
+
+#[test]
+fn every_failure_exits_non_zero_with_one_line() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&server.url, dir.path());
+    cli.signup("alice");
+
+    let e = cli.fails(
+        "x",
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--password",
+            "wrong-password",
+        ],
+    );
+    assert!(e.contains("invalid_credentials"), "{e}");
+    let e = cli.fails(
+        "alice",
+        &["send", "--to", "nobody_here", "--text", "hello?"],
+    );
+    assert!(e.contains("user_not_found"), "{e}");
+    let e = cli.fails("alice", &["send", "--to", "alice", "--text", "me"]);
+    assert!(e.contains("cannot_message_self"), "{e}");
+    let e = cli.fails(
+        "y",
+        &[
+            "signup",
+            "--username",
+            "Alice",
+            "--password",
+            "hunter2hunter2",
+            "--birthdate",
+            "1990-01-01",
+        ],
+    );
+    assert!(e.contains("username_taken"), "{e}");
+    let e = cli.fails(
+        "z",
+        &[
+            "signup",
+            "--username",
+            "zed",
+            "--password",
+            "hunter2hunter2",
+            "--birthdate",
+            "tomorrow",
+        ],
+    );
+    assert!(e.contains("YYYY-MM-DD"), "{e}");
+    let e = cli.fails("nobody", &["messages", "--with", "alice", "--json"]);
+    assert!(e.contains("not signed in"), "{e}");
+
+    cli.signup("bob");
+    let e = cli.fails(
+        "alice",
+        &["send", "--to", "bob", "--text", &"x".repeat(4001)],
+    );
+    assert!(e.contains("invalid_text"), "{e}");
+    let e = cli.fails("alice", &["send", "--to", "bob", "--text", "   "]);
+    assert!(e.contains("invalid_text"), "{e}");
+
+    // A copy of alice's profile keeps working until she logs out, which revokes the token.
+    copy_dir(&dir.path().join("alice"), &dir.path().join("stolen"));
+    cli.ok("stolen", &["conversations", "--json"]);
+    cli.ok("alice", &["logout"]);
+    let e = cli.fails(
+        "stolen",
+        &["send", "--to", "bob", "--text", "with a revoked token"],
+    );
+    assert!(
+        e.contains("unauthenticated") || e.contains("not signed in"),
+        "{e}"
+    );
+
+    let unreachable = Cli::new("http://127.0.0.1:9", dir.path());
+    let e = unreachable.fails(
+        "w",
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--password",
+            "hunter2hunter2",
+        ],
+    );
+    assert!(e.contains("network"), "{e}");
+}
+
+#[test]
+fn watch_prints_one_json_event_per_line() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&server.url, dir.path());
+    cli.signup("alice");
+    cli.signup("bob");
+    cli.ok("alice", &["send", "--to", "bob", "--text", "first"]);
+
+    let mut watch = cli
+        .command("bob", &["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |pred: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                let v: Value = serde_json::from_str(&line).expect("each line is one JSON object");
+                if pred(&v) {
+                    return v;
+                }
+            }
+        }
+        panic!("watch never printed the expected event");
+    };
+    wait_for(&|v| v["type"] == "connection" && v["state"] == "online");
+    cli.ok("alice", &["send", "--to", "bob", "--text", "live one"]);
+    let ev = wait_for(&|v| v["type"] == "message" && v["message"]["text"] == "live one");
+    assert_eq!(ev["message"]["sender"], "alice");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn killed_mid_send_then_restarted_delivers_exactly_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = ServerProcess::start();
+    let upstream = server.url.trim_start_matches("http://").parse().unwrap();
+    let proxy = rt.block_on(Proxy::start(upstream));
+    let dir = tempfile::tempdir().unwrap();
+    let direct = Cli::new(&server.url, dir.path());
+    let via_proxy = Cli::new(&proxy.url(), dir.path());
+    via_proxy.signup("alice");
+    direct.signup("bob");
+    via_proxy.ok("alice", &["send", "--to", "bob", "--text", "warm-up"]);
+
+    // The request reaches the server, the answer is lost, and the process is killed while it
+    // is still retrying.
+    proxy.set(Mode::LoseAnswers);
+    let mut sender = via_proxy
+        .command(
+            "alice",
+            &[
+                "send",
+                "--to",
+                "bob",
+                "--text",
+                "exactly once",
+                "--timeout",
+                "60",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = texts(&direct.messages("bob", "alice"));
+        if got.contains(&"exactly once".to_string()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never got the message"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        sender.try_wait().unwrap().is_none(),
+        "still waiting for its acknowledgement"
+    );
+    sender.kill().unwrap();
+    sender.wait().unwrap();
+
+    proxy.set(Mode::Pass);
+    // The next command on alice's profile delivers what the outbox kept.
+    let alice_view = via_proxy.messages("alice", "bob");
+    let mine = alice_view
+        .iter()
+        .find(|m| m["text"] == "exactly once")
+        .unwrap();
+    assert_ne!(mine["status"], "sending", "acknowledged after the restart");
+    assert_eq!(
+        texts(&direct.messages("bob", "alice")),
+        ["warm-up", "exactly once"],
+        "exactly once on the other side"
+    );
+    drop(proxy);
+    drop(rt);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Two-account harness and end-to-end tests: a real server in-process on loopback, real
+//! clients on real SQLite files, each test in its own temp directories.
+//!
+//! Tests read like a conversation: `let alice = h.alice().await; let bob = h.bob().await;
+//! send_recv(&alice, &bob, "hi").await;`.
+
+pub mod proxy;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use natter_core::{Client, MessageView};
+use natter_server::{RunningServer, ServerConfig};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+/// How long a test waits for something a user would see happen "at once".
+pub const PATIENCE: Duration = Duration::from_secs(15);
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A real Natter server on 127.0.0.1 with its SQLite file in a temp directory.
+pub struct TestServer {
+    data: TempDir,
+    addr: SocketAddr,
+    running: Option<RunningServer>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let running = natter_server::start(ServerConfig::new(
+            data.path(),
+            "127.0.0.1:0".parse().expect("addr"),
+        ))
+        .await
+        .expect("server starts");
+        let addr = running.local_addr();
+        Self {
+            data,
+            addr,
+            running: Some(running),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().to_path_buf()
+    }
+
+    /// Stops the server gracefully (clients see it go away).
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.running.take() {
+            s.shutdown().await.expect("graceful shutdown");
+        }
+    }
+
+    /// Starts it again on the same address and data.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut last = None;
+        for _ in 0..50 {
+            match natter_server::start(ServerConfig::new(self.data.path(), self.addr)).await {
+                Ok(s) => {
+                    self.running = Some(s);
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("server did not restart: {last:?}");
+    }
+}
+
+/// A server plus a temp directory holding one profile per user.
+pub struct Harness {
+    pub server: TestServer,
+    profiles: TempDir,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self {
+            server: TestServer::start().await,
+            profiles: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn profile(&self, name: &str) -> PathBuf {
+        self.profiles.path().join(name)
+    }
+
+    /// Signs up `name` (an adult) on a fresh profile and starts its client.
+    pub async fn user(&self, name: &str) -> TestClient {
+        self.user_via(name, &self.server.url()).await
+    }
+
+    /// Like [`Harness::user`] but talking to the server through `url` (e.g. a proxy).
+    pub async fn user_via(&self, name: &str, url: &str) -> TestClient {
+        let client = Client::open(&self.profile(name), Some(url))
+            .await
+            .expect("open profile");
+        client
+            .signup(name, PASSWORD, "1990-05-17".parse().expect("date"))
+            .await
+            .expect("signup");
+        TestClient::started(name, client).await
+    }
+
+    /// Opens an existing profile again (as after a restart of the app) and starts it.
+    pub async fn reopen(&self, name: &str) -> TestClient {
+        let client = Client::open(&self.profile(name), None)
+            .await
+            .expect("reopen profile");
+        TestClient::started(name, client).await
+    }
+
+    pub async fn alice(&self) -> TestClient {
+        self.user("alice").await
+    }
+    pub async fn bob(&self) -> TestClient {
+        self.user("bob").await
+    }
+    pub async fn carol(&self) -> TestClient {
+        self.user("carol").await
+    }
+}
+
+/// One user's running client.
+pub struct TestClient {
+    pub name: String,
+    pub client: Client,
+}
+
+impl TestClient {
+    async fn started(name: &str, client: Client) -> Self {
+        client.start().await.expect("start");
+        Self {
+            name: name.to_string(),
+            client,
+        }
+    }
+
+    /// The direct conversation with `other`.
+    pub async fn chat_with(&self, other: &TestClient) -> Uuid {
+        self.client
+            .open_direct(&other.name)
+            .await
+            .expect("open direct chat")
+            .id
+    }
+
+    pub async fn send(&self, conv: Uuid, text: &str) -> MessageView {
+        self.client.send_text(conv, text).await.expect("send")
+    }
+
+    /// Texts of the newest 500 cached messages, oldest first.
+    pub async fn texts(&self, conv: Uuid) -> Vec<String> {
+        self.messages(conv)
+            .await
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
+    }
+
+    pub async fn messages(&self, conv: Uuid) -> Vec<MessageView> {
+        self.client
+            .messages(conv, None, 500)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Waits until this client's cache shows a message with `text` in `conv`.
+    pub async fn wait_for_text(&self, conv: Uuid, text: &str) -> MessageView {
+        eventually(&format!("{} sees {text:?}", self.name), || async {
+            self.messages(conv)
+                .await
+                .into_iter()
+                .find(|m| m.text == text)
+        })
+        .await
+    }
+
+    /// Stops the client the way quitting the app does.
+    pub async fn quit(self) {
+        self.client.shutdown().await;
+        self.client.cache().close().await;
+    }
+}
+
+/// Sends `text` from `from` to `to` in their direct chat and waits until `to` has it.
+pub async fn send_recv(from: &TestClient, to: &TestClient, text: &str) -> MessageView {
+    let conv = from.chat_with(to).await;
+    from.send(conv, text).await;
+    to.wait_for_text(conv, text).await
+}
+
+/// Polls `check` until it returns `Some`, failing the test after [`PATIENCE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,120 @@
+//! The outbox, idempotent re-sends and catch-up: nothing a user sent is lost or doubled,
+//! whatever the network or the process does.
+
+use natter_core::MessageStatus;
+use natter_tests::proxy::{Mode, Proxy};
+use natter_tests::{eventually, send_recv, Harness};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_written_offline_are_delivered_once_in_order_after_a_restart() {
+    let mut h = Harness::new().await;
+    let alice = h.alice().await;
+    let bob = h.bob().await;
+    let conv = alice.chat_with(&bob).await;
+    send_recv(&alice, &bob, "before the outage").await;
+
+    h.server.stop().await;
+    for text in ["one", "two", "three"] {
+        let m = alice.send(conv, text).await;
+        assert_eq!(m.status, MessageStatus::Sending);
+    }
+    // The app is killed while offline: the outbox lives on disk.
+    alice.quit().await;
+    h.server.restart().await;
+
+    let alice = h.reopen("alice").await;
+    assert_eq!(
+        alice.texts(conv).await,
+        ["before the outage", "one", "two", "three"],
+        "opening the chat offline shows what was written, from the cache"
+    );
+    for text in ["one", "two", "three"] {
+        bob.wait_for_text(conv, text).await;
+    }
+    eventually("alice's outbox drains", || async {
+        (alice.client.cache().outbox_len().await.ok()? == 0).then_some(())
+    })
+    .await;
+    let seen = bob.messages(conv).await;
+    let texts: Vec<_> = seen.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["before the outage", "one", "two", "three"],
+        "once each, in order"
+    );
+    let seqs: Vec<_> = seen.iter().map(|m| m.seq.unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_acknowledgement_is_retried_without_a_duplicate() {
+    let h = Harness::new().await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let alice = h.user_via("alice", &proxy.url()).await;
+    let bob = h.bob().await;
+    let conv = alice.chat_with(&bob).await;
+
+    // The server stores the message but its answer never reaches alice.
+    proxy.set(Mode::LoseAnswers);
+    let sent = alice.send(conv, "only once please").await;
+    bob.wait_for_text(conv, "only once please").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        alice.client.message(sent.id).await.unwrap().unwrap().status,
+        MessageStatus::Sending,
+        "alice has not heard back yet"
+    );
+
+    proxy.set(Mode::Pass);
+    eventually("alice's retry is acknowledged", || async {
+        let m = alice.client.message(sent.id).await.ok()??;
+        (m.status != MessageStatus::Sending).then_some(())
+    })
+    .await;
+    let texts = bob.texts(conv).await;
+    assert_eq!(
+        texts,
+        ["only once please"],
+        "the retry did not make a second copy"
+    );
+    assert_eq!(alice.texts(conv).await, ["only once please"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_was_away_catches_up_from_its_last_sequence() {
+    let h = Harness::new().await;
+    let alice = h.alice().await;
+    let bob = h.bob().await;
+    let conv = alice.chat_with(&bob).await;
+    send_recv(&alice, &bob, "m0").await;
+
+    bob.quit().await;
+    let texts: Vec<String> = (1..=120).map(|i| format!("m{i}")).collect();
+    for t in &texts {
+        alice.send(conv, t).await;
+    }
+    eventually("alice's outbox drains", || async {
+        (alice.client.cache().outbox_len().await.ok()? == 0).then_some(())
+    })
+    .await;
+
+    let bob = h.reopen("bob").await;
+    bob.wait_for_text(conv, "m120").await;
+    let got = bob.texts(conv).await;
+    assert_eq!(got.len(), 121);
+    assert_eq!(got[0], "m0");
+    assert_eq!(got[1..], texts[..]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_reconnect_by_themselves_after_the_server_restarts() {
+    let mut h = Harness::new().await;
+    let alice = h.alice().await;
+    let bob = h.bob().await;
+    send_recv(&alice, &bob, "before").await;
+
+    h.server.restart().await;
+    // Sent right after the restart: delivered once alice's outbox or bob's live link is back.
+    send_recv(&alice, &bob, "after the restart").await;
+    send_recv(&bob, &alice, "still here").await;
+}
