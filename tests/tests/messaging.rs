@@ -129,27 +129,29 @@ async fn typing_shows_on_the_other_side() {
     send_recv(&alice, &bob, "are you there?").await;
 
     let mut events = bob.client.subscribe();
-    // The live connection may still be settling; typing is best-effort, so keep typing.
-    let typed = eventually("bob sees alice typing", || {
-        let alice = &alice;
-        let events = &mut events;
-        async move {
-            alice.client.typing(conv);
-            let wait = tokio::time::timeout(std::time::Duration::from_millis(500), async {
-                loop {
-                    match events.recv().await {
-                        Ok(CoreEvent::Typing {
-                            username,
-                            conversation_id,
-                        }) => return Some((username, conversation_id)),
-                        Ok(_) => continue,
-                        Err(_) => return None,
-                    }
+    // Typing is best-effort over the live link (which may still be settling), so keep typing
+    // the way a person would until bob's screen shows it.
+    let deadline = tokio::time::Instant::now() + natter_tests::PATIENCE;
+    let typed = loop {
+        assert!(tokio::time::Instant::now() < deadline, "bob never saw alice typing");
+        alice.client.typing(conv);
+        let seen = tokio::time::timeout(std::time::Duration::from_millis(500), async {
+            loop {
+                match events.recv().await {
+                    Ok(CoreEvent::Typing {
+                        username,
+                        conversation_id,
+                    }) => return Some((username, conversation_id)),
+                    Ok(_) => continue,
+                    Err(_) => return None,
                 }
-            });
-            wait.await.ok().flatten()
+            }
+        })
+        .await;
+        if let Ok(Some(t)) = seen {
+            break t;
         }
-    })
-    .await;
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    };
     assert_eq!(typed, ("alice".to_string(), conv));
 }

@@ -57,8 +57,15 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            BadRequest | InvalidUsername | InvalidPassword | InvalidBirthdate | InvalidText
-            | InvalidMessageId | InvalidGroupName | GroupFull | CannotMessageSelf
+            BadRequest
+            | InvalidUsername
+            | InvalidPassword
+            | InvalidBirthdate
+            | InvalidText
+            | InvalidMessageId
+            | InvalidGroupName
+            | GroupFull
+            | CannotMessageSelf
             | WrongConversationKind => 422,
             UsernameTaken | IdConflict => 409,
             InvalidCredentials | Unauthenticated => 401,

@@ -115,7 +115,14 @@ mod tests {
     #[test]
     fn usernames_are_canonicalised_and_checked() {
         assert_eq!(username("  Alice_1 ").unwrap(), "alice_1");
-        for bad in ["al", "1alice", "al ice", "ålice", "a".repeat(33).as_str(), ""] {
+        for bad in [
+            "al",
+            "1alice",
+            "al ice",
+            "ålice",
+            "a".repeat(33).as_str(),
+            "",
+        ] {
             assert_eq!(
                 username(bad).unwrap_err().code,
                 ErrorCode::InvalidUsername,

@@ -65,7 +65,10 @@ impl IntoResponse for Error {
             }
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
-                ApiError::new(ErrorCode::Internal, "internal server error; nothing was changed")
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "internal server error; nothing was changed",
+                )
             }
         };
         let status = StatusCode::from_u16(body.code.http_status())

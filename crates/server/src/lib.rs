@@ -1,1 +1,136 @@
 //! The Natter HTTP + WebSocket server (axum) over a pluggable store and fan-out bus.
+//!
+//! [`start`] binds, migrates and serves in a background task; [`RunningServer::shutdown`]
+//! stops it gracefully. Handlers only see the [`store::Store`] and [`bus::Bus`] traits;
+//! [`store::SqliteStore`] and [`bus::LocalBus`] are the embedded defaults.
+
+pub mod auth;
+pub mod bus;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::LocalBus;
+use crate::state::AppState;
+use crate::store::{SqliteStore, Store};
+
+pub use routes::openapi;
+
+/// How long a log-in lasts unless configured otherwise.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where `natter.db` lives (created if missing).
+    pub data_dir: PathBuf,
+    /// Address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// How long a bearer token stays valid.
+    pub token_ttl: Duration,
+    /// Browser origins allowed to open the WebSocket (exact match, e.g.
+    /// `"tauri://localhost"`). Requests without an `Origin` header are always allowed.
+    pub allowed_origins: Vec<String>,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// A server serving in the background. Dropping it without [`shutdown`](Self::shutdown)
+/// stops serving but does not wait for it.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    serving: Option<JoinHandle<std::io::Result<()>>>,
+    tasks: TaskTracker,
+    store: Arc<dyn Store>,
+}
+
+impl RunningServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Stops accepting, closes WebSockets with a close frame, lets in-flight requests
+    /// finish, then closes the database.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        tracing::info!("shutting down");
+        self.shutdown.cancel();
+        let serving = self.serving.take();
+        if let Some(serving) = serving {
+            serving
+                .await
+                .context("server task panicked")?
+                .context("serving")?;
+        }
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.store.close().await;
+        tracing::info!("shut down");
+        Ok(())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Opens the store (migrating it), binds `config.listen` and starts serving.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local_addr = listener.local_addr().context("reading bound address")?;
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let state = AppState {
+        store: store.clone(),
+        bus: Arc::new(LocalBus::new()),
+        token_ttl: config.token_ttl,
+        allowed_origins: config.allowed_origins.into(),
+        shutdown: shutdown.clone(),
+        tasks: tasks.clone(),
+    };
+    let app = routes::app(state);
+    let signal = shutdown.clone();
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { signal.cancelled().await })
+            .await
+    });
+    tracing::info!(%local_addr, data_dir = %config.data_dir.display(), "serving");
+    Ok(RunningServer {
+        local_addr,
+        shutdown,
+        serving: Some(serving),
+        tasks,
+        store,
+    })
+}

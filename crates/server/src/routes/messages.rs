@@ -1,0 +1,188 @@
+//! Sending messages, reading history, receipts.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use natter_protocol::limits::{PAGE_DEFAULT, PAGE_MAX};
+use natter_protocol::{
+    validate, ApiError, HistoryQuery, Message, ReceiptRequest, SendMessageRequest, ServerEvent,
+};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::{Error, Result};
+use crate::extract::{Json, Path, Query};
+use crate::state::{now_ms, AppState};
+use crate::store::{HistoryPage, NewMessage, Outcome};
+
+/// Send a message. Re-sending the same id returns the stored message (200) instead of a
+/// duplicate.
+#[utoipa::path(
+    post, path = "/v1/conversations/{id}/messages", tag = "messages",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Conversation id")),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 201, description = "Stored with its sequence number", body = Message),
+        (status = 200, description = "Already stored (idempotent re-send)", body = Message),
+        (status = 404, description = "conversation_not_found", body = ApiError),
+        (status = 409, description = "id_conflict", body = ApiError),
+        (status = 422, description = "invalid_text, invalid_message_id", body = ApiError),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SendMessageRequest>,
+) -> Result<(StatusCode, Json<Message>)> {
+    // Membership before anything else: a non-member learns nothing from validation errors.
+    let Some(members) = state.store.member_ids(id, user.id).await? else {
+        return Err(Error::conversation_not_found());
+    };
+    validate::message_id(req.id)?;
+    validate::text(&req.text)?;
+    let outcome = state
+        .store
+        .insert_message(NewMessage {
+            id: req.id,
+            conversation_id: id,
+            sender_id: user.id,
+            text: req.text,
+            sent_at: now_ms(),
+        })
+        .await?;
+    match outcome {
+        Outcome::Created(message) => {
+            tracing::info!(message_id = %message.id, seq = message.seq, "message stored");
+            state
+                .bus
+                .publish(
+                    &members,
+                    ServerEvent::Message {
+                        message: message.clone(),
+                    },
+                )
+                .await;
+            Ok((StatusCode::CREATED, Json(message)))
+        }
+        Outcome::Existing(message) => {
+            tracing::info!(message_id = %message.id, "idempotent re-send");
+            Ok((StatusCode::OK, Json(message)))
+        }
+    }
+}
+
+/// A page of history, oldest first.
+#[utoipa::path(
+    get, path = "/v1/conversations/{id}/messages", tag = "messages",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Conversation id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Messages, oldest first", body = Vec<Message>),
+        (status = 404, description = "conversation_not_found", body = ApiError),
+    )
+)]
+pub async fn history(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<Vec<Message>>> {
+    if state.store.member_ids(id, user.id).await?.is_none() {
+        return Err(Error::conversation_not_found());
+    }
+    Ok(Json(state.store.history(id, page(&query)).await?))
+}
+
+fn page(query: &HistoryQuery) -> HistoryPage {
+    let limit = query.limit.unwrap_or(PAGE_DEFAULT).min(PAGE_MAX);
+    let after_seq = query.after_seq.unwrap_or(0);
+    match (query.after_seq, query.before_seq) {
+        (Some(_), None) => HistoryPage::After { after_seq, limit },
+        (_, before) => HistoryPage::Before {
+            after_seq,
+            before_seq: before.unwrap_or(i64::MAX),
+            limit,
+        },
+    }
+}
+
+/// Record that the caller has stored or seen everything up to a sequence number.
+#[utoipa::path(
+    post, path = "/v1/conversations/{id}/receipts", tag = "messages",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Conversation id")),
+    request_body = ReceiptRequest,
+    responses(
+        (status = 204, description = "Recorded (or already further)"),
+        (status = 404, description = "conversation_not_found", body = ApiError),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
+pub async fn post_receipt(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ReceiptRequest>,
+) -> Result<StatusCode> {
+    let Some(members) = state.store.member_ids(id, user.id).await? else {
+        return Err(Error::conversation_not_found());
+    };
+    let moved = state
+        .store
+        .update_receipt(id, user.id, req.kind, req.up_to_seq)
+        .await?;
+    for (kind, up_to_seq) in moved {
+        state
+            .bus
+            .publish(
+                &members,
+                ServerEvent::Receipt {
+                    conversation_id: id,
+                    user_id: user.id,
+                    kind,
+                    up_to_seq,
+                },
+            )
+            .await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_pages_follow_the_query() {
+        let q = |after_seq, before_seq, limit| HistoryQuery {
+            after_seq,
+            before_seq,
+            limit,
+        };
+        assert_eq!(
+            page(&q(Some(5), None, None)),
+            HistoryPage::After {
+                after_seq: 5,
+                limit: PAGE_DEFAULT
+            }
+        );
+        assert_eq!(
+            page(&q(None, None, Some(PAGE_MAX + 1))),
+            HistoryPage::Before {
+                after_seq: 0,
+                before_seq: i64::MAX,
+                limit: PAGE_MAX
+            }
+        );
+        assert_eq!(
+            page(&q(Some(2), Some(9), Some(3))),
+            HistoryPage::Before {
+                after_seq: 2,
+                before_seq: 9,
+                limit: 3
+            }
+        );
+    }
+}

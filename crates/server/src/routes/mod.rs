@@ -1,0 +1,88 @@
+//! HTTP handlers, one file per concept, and the router that collects their OpenAPI.
+
+pub mod accounts;
+pub mod conversations;
+pub mod messages;
+pub mod ws;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use natter_protocol::limits::JSON_BODY_MAX_BYTES;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi;
+use utoipa::{Modify, OpenApi as _};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Natter", description = "The Natter messaging server API"),
+    modifiers(&BearerAuth),
+    components(schemas(
+        natter_protocol::ServerEvent,
+        natter_protocol::ClientFrame,
+        natter_protocol::ApiError,
+        natter_protocol::ErrorCode,
+    ))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::signup))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::me))
+        .routes(routes!(accounts::get_user))
+        .routes(routes!(conversations::list_conversations))
+        .routes(routes!(conversations::create_direct))
+        .routes(routes!(conversations::create_group))
+        .routes(routes!(conversations::get_conversation))
+        .routes(routes!(conversations::add_member))
+        .routes(routes!(messages::send_message, messages::history))
+        .routes(routes!(messages::post_receipt))
+        .routes(routes!(ws::ws))
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The complete application.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = api_router().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    api.route(
+        "/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .route("/healthz", get(|| async { "ok" }))
+    .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+    )
+    .with_state(state)
+}

@@ -1,0 +1,160 @@
+//! `GET /v1/ws`: the live event feed of a signed-in user.
+
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::header::ORIGIN;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{SinkExt as _, StreamExt as _};
+use natter_protocol::{Account, ApiError, ClientFrame, ErrorCode, ServerEvent};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use crate::auth::authenticate;
+use crate::bus::Subscription;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// How often the server pings an idle socket (keeps proxies from dropping it).
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// Close code "going away": the server is shutting down.
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code "try again later": the client fell behind and must resync.
+const CLOSE_TRY_AGAIN: u16 = 1013;
+
+/// Open the event feed. Each `ServerEvent` arrives as one JSON text frame; the client may
+/// send `ClientFrame`s. Browsers must come from an allowed origin.
+#[utoipa::path(
+    get, path = "/v1/ws", tag = "live",
+    security(("bearer" = [])),
+    responses(
+        (status = 101, description = "Switching to WebSocket; frames are ServerEvent / ClientFrame JSON"),
+        (status = 401, description = "unauthenticated", body = ApiError),
+        (status = 403, description = "forbidden_origin", body = ApiError),
+    )
+)]
+pub async fn ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    // Native clients send no Origin; browsers always do. Refusing foreign origins blocks
+    // cross-site WebSocket hijacking with a victim's credentials.
+    if let Some(origin) = headers.get(ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| state.allowed_origins.iter().any(|a| a == o));
+        if !allowed {
+            return Err(Error::api(
+                ErrorCode::ForbiddenOrigin,
+                format!("WebSocket connections from origin {origin:?} are not allowed"),
+            ));
+        }
+    }
+    let user = authenticate(&state, &headers).await?;
+    let upgrade = upgrade.map_err(|e| Error::api(ErrorCode::BadRequest, e.body_text()))?;
+    let account = state
+        .store
+        .account(user.id)
+        .await?
+        .ok_or_else(Error::unauthenticated)?;
+    // Subscribe before answering, so nothing published after the 101 is missed.
+    let events = state.bus.subscribe(user.id);
+    let tasks = state.tasks.clone();
+    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(run(socket, state, account, events))))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %account.id))]
+async fn run(socket: WebSocket, state: AppState, account: Account, mut events: Subscription) {
+    tracing::info!("websocket open");
+    let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let close = loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => {
+                break Some((CLOSE_GOING_AWAY, "server shutting down"));
+            }
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let text = match serde_json::to_string(&event) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            tracing::error!(error = %e, "serialising event");
+                            continue;
+                        }
+                    };
+                    if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                        break None;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "websocket fell behind; closing so the client resyncs");
+                    break Some((CLOSE_TRY_AGAIN, "fell behind; reconnect and resync"));
+                }
+                Err(RecvError::Closed) => break Some((CLOSE_GOING_AWAY, "event feed closed")),
+            },
+            frame = stream.next() => match frame {
+                Some(Ok(WsMessage::Text(text))) => handle_frame(&state, &account, text.as_str()).await,
+                Some(Ok(WsMessage::Close(_))) | None => break None,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "websocket read failed");
+                    break None;
+                }
+            },
+            _ = ping.tick() => {
+                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if let Err(e) = sink.send(WsMessage::Close(Some(frame))).await {
+            tracing::debug!(error = %e, "sending close frame");
+        }
+    }
+    tracing::info!("websocket closed");
+}
+
+async fn handle_frame(state: &AppState, account: &Account, text: &str) {
+    let frame = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed websocket frame ignored");
+            return;
+        }
+    };
+    match frame {
+        ClientFrame::Typing { conversation_id } => {
+            match state.store.member_ids(conversation_id, account.id).await {
+                Ok(Some(members)) => {
+                    let others: Vec<Uuid> =
+                        members.into_iter().filter(|id| *id != account.id).collect();
+                    state
+                        .bus
+                        .publish(
+                            &others,
+                            ServerEvent::Typing {
+                                conversation_id,
+                                user_id: account.id,
+                                username: account.username.clone(),
+                            },
+                        )
+                        .await;
+                }
+                Ok(None) => {
+                    tracing::warn!(%conversation_id, "typing frame for a conversation the user is not in")
+                }
+                Err(e) => tracing::warn!(error = %e, "typing frame failed"),
+            }
+        }
+    }
+}

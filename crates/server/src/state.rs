@@ -1,0 +1,30 @@
+//! What every handler can reach: the store, the bus, the configuration, shutdown.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::Bus;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub token_ttl: Duration,
+    pub allowed_origins: Arc<[String]>,
+    /// Cancelled when the server shuts down; WebSockets close on it.
+    pub shutdown: CancellationToken,
+    /// WebSocket tasks, awaited on shutdown.
+    pub tasks: TaskTracker,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,343 @@
+//! A real server on 127.0.0.1:0 over a real SQLite file in a temp dir, and users that talk
+//! to it over HTTP and WebSocket.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use natter_protocol::{Conversation, Message, ServerEvent};
+use natter_server::{RunningServer, ServerConfig};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const BIRTHDATE: &str = "2000-01-01";
+const WAIT: Duration = Duration::from_secs(5);
+
+pub struct Harness {
+    pub server: Option<RunningServer>,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        init_tracing();
+        let dir = TempDir::new().expect("temp dir");
+        let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        configure(&mut config);
+        let server = natter_server::start(config).await.expect("server starts");
+        let base = server.url();
+        Self {
+            server: Some(server),
+            dir,
+            http: reqwest::Client::new(),
+            base,
+        }
+    }
+
+    /// Shuts the server down gracefully and starts a new one on the same data directory.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("clean shutdown");
+        }
+        let config = ServerConfig::new(self.dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        let server = natter_server::start(config).await.expect("server restarts");
+        self.base = server.url();
+        self.server = Some(server);
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    pub fn anon(&self) -> Api {
+        Api {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            token: None,
+        }
+    }
+
+    /// Signs up `name` and logs in.
+    pub async fn user(&self, name: &str) -> User {
+        let r = self.anon().signup(name).await;
+        assert_eq!(r.status, 201, "signup {name}: {}", r.body);
+        self.login(name).await
+    }
+
+    pub async fn login(&self, name: &str) -> User {
+        let r = self
+            .anon()
+            .post("/v1/login", json!({"username": name, "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status, 200, "login {name}: {}", r.body);
+        User {
+            id: r.body["account"]["id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("uuid"),
+            name: r.body["account"]["username"]
+                .as_str()
+                .expect("username")
+                .to_string(),
+            api: Api {
+                http: self.http.clone(),
+                base: self.base.clone(),
+                token: Some(r.body["token"].as_str().expect("token").to_string()),
+            },
+        }
+    }
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A response: status and JSON body (`Null` when empty).
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("<no code>")
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body.clone())
+            .unwrap_or_else(|e| panic!("unexpected body {}: {e}", self.body))
+    }
+
+    /// Asserts an error response with this status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "body: {}",
+            self.body
+        );
+        assert!(self.body["message"].is_string(), "body: {}", self.body);
+    }
+}
+
+/// HTTP calls, with or without a bearer token.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+impl Api {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let rb = self.http.request(method, self.url(path));
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
+        let response = rb.send().await.expect("request reaches the server");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "status {status}: body is not JSON: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Resp { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        Self::send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        Self::send(self.request(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    pub async fn signup(&self, name: &str) -> Resp {
+        self.post(
+            "/v1/signup",
+            json!({"username": name, "password": PASSWORD, "birthdate": BIRTHDATE}),
+        )
+        .await
+    }
+}
+
+/// A signed-in user.
+#[derive(Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub name: String,
+    pub api: Api,
+}
+
+impl std::ops::Deref for User {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl User {
+    pub async fn direct_with(&self, other: &User) -> Conversation {
+        let r = self
+            .post("/v1/conversations/direct", json!({"username": other.name}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    pub async fn group(&self, name: &str, members: &[&User]) -> Conversation {
+        let names: Vec<&str> = members.iter().map(|u| u.name.as_str()).collect();
+        let r = self
+            .post(
+                "/v1/conversations/group",
+                json!({"name": name, "members": names}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()
+    }
+
+    pub async fn try_send(&self, conversation: Uuid, id: Uuid, text: &str) -> Resp {
+        self.post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"id": id, "text": text}),
+        )
+        .await
+    }
+
+    pub async fn send_text(&self, conversation: Uuid, text: &str) -> Message {
+        let r = self.try_send(conversation, Uuid::now_v7(), text).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()
+    }
+
+    pub async fn history(&self, conversation: Uuid, query: &str) -> Vec<Message> {
+        let r = self
+            .get(&format!("/v1/conversations/{conversation}/messages{query}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    pub async fn conversation(&self, id: Uuid) -> Conversation {
+        let r = self.get(&format!("/v1/conversations/{id}")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    pub async fn receipt(&self, conversation: Uuid, kind: &str, up_to_seq: i64) -> Resp {
+        self.post(
+            &format!("/v1/conversations/{conversation}/receipts"),
+            json!({"kind": kind, "up_to_seq": up_to_seq}),
+        )
+        .await
+    }
+
+    pub async fn ws(&self) -> Ws {
+        connect_ws(&self.base, self.token.as_deref(), None)
+            .await
+            .expect("websocket connects")
+    }
+}
+
+pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub async fn connect_ws(
+    base: &str,
+    token: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let url = format!("{}/v1/ws", base.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request()?;
+    if let Some(token) = token {
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+        );
+    }
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(origin).expect("header"));
+    }
+    let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(Ws { stream })
+}
+
+pub struct Ws {
+    pub stream: WsStream,
+}
+
+impl Ws {
+    /// The next event, skipping pings; fails after a few seconds.
+    pub async fn next_event(&mut self) -> ServerEvent {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("an event arrives in time")
+                .expect("socket open")
+                .expect("frame");
+            match frame {
+                WsMessage::Text(text) => {
+                    return serde_json::from_str(text.as_str())
+                        .unwrap_or_else(|e| panic!("bad event {text}: {e}"))
+                }
+                WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// Asserts that no event arrives for a while.
+    pub async fn assert_quiet(&mut self, wait: Duration) {
+        if let Ok(Some(Ok(WsMessage::Text(text)))) =
+            tokio::time::timeout(wait, self.stream.next()).await
+        {
+            panic!("unexpected event {text}");
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(WsMessage::Text(text.into()))
+            .await
+            .expect("send frame");
+    }
+}

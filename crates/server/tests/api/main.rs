@@ -1,0 +1,9 @@
+//! End-to-end tests of the server over real HTTP, WebSocket and SQLite.
+
+mod harness;
+
+mod accounts;
+mod conversations;
+mod lifecycle;
+mod live;
+mod messages;

@@ -1,0 +1,258 @@
+use std::collections::HashSet;
+
+use natter_protocol::{Conversation, Message};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::harness::{Harness, User};
+
+async fn pair(h: &Harness) -> (User, User, Conversation) {
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let conv = alice.direct_with(&bob).await;
+    (alice, bob, conv)
+}
+
+#[tokio::test]
+async fn messages_get_sequence_numbers_and_resends_are_idempotent() {
+    let h = Harness::new().await;
+    let (alice, bob, conv) = pair(&h).await;
+    let id = Uuid::now_v7();
+    let first = alice.try_send(conv.id, id, "hello bob").await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let stored: Message = first.json();
+    assert_eq!(
+        (
+            stored.id,
+            stored.seq,
+            stored.sender_id,
+            stored.sender.as_str()
+        ),
+        (id, 1, alice.id, "alice")
+    );
+    assert_eq!(stored.text, "hello bob");
+
+    let again = alice.try_send(conv.id, id, "hello bob").await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json::<Message>(), stored);
+    assert_eq!(
+        bob.history(conv.id, "").await,
+        std::slice::from_ref(&stored)
+    );
+
+    // the same id for anything else is a conflict
+    alice
+        .try_send(conv.id, id, "something else")
+        .await
+        .assert_error(409, "id_conflict");
+    bob.try_send(conv.id, id, "hello bob")
+        .await
+        .assert_error(409, "id_conflict");
+    let carol = h.user("carol").await;
+    let other = alice.direct_with(&carol).await;
+    alice
+        .try_send(other.id, id, "hello bob")
+        .await
+        .assert_error(409, "id_conflict");
+    assert!(alice.history(other.id, "").await.is_empty());
+
+    // the next message continues the sequence
+    assert_eq!(bob.send_text(conv.id, "hi alice").await.seq, 2);
+    assert_eq!(alice.conversation(conv.id).await.last_seq, 2);
+}
+
+#[tokio::test]
+async fn bad_messages_are_rejected_and_store_nothing() {
+    let h = Harness::new().await;
+    let (alice, _bob, conv) = pair(&h).await;
+    alice
+        .try_send(conv.id, Uuid::new_v4(), "hi")
+        .await
+        .assert_error(422, "invalid_message_id");
+    alice
+        .try_send(conv.id, Uuid::now_v7(), " \n ")
+        .await
+        .assert_error(422, "invalid_text");
+    alice
+        .try_send(conv.id, Uuid::now_v7(), &"a".repeat(4001))
+        .await
+        .assert_error(422, "invalid_text");
+    assert!(alice.history(conv.id, "").await.is_empty());
+    assert_eq!(alice.conversation(conv.id).await.last_seq, 0);
+    // four thousand characters (not bytes) are fine
+    assert_eq!(alice.send_text(conv.id, &"é".repeat(4000)).await.seq, 1);
+}
+
+#[tokio::test]
+async fn concurrent_identical_resends_store_one_message() {
+    let h = Harness::new().await;
+    let (alice, _bob, conv) = pair(&h).await;
+    let id = Uuid::now_v7();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let alice = alice.clone();
+            tokio::spawn(async move { alice.try_send(conv.id, id, "once").await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    let mut seqs = HashSet::new();
+    for t in tasks {
+        let r = t.await.expect("task");
+        statuses.push(r.status);
+        seqs.insert(r.json::<Message>().seq);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses[9], 201, "{statuses:?}");
+    assert!(statuses[..9].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(seqs, HashSet::from([1]));
+    assert_eq!(alice.history(conv.id, "").await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_sends_get_gapless_sequence_numbers() {
+    let h = Harness::new().await;
+    let (alice, bob, conv) = pair(&h).await;
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let sender = if i % 2 == 0 {
+                alice.clone()
+            } else {
+                bob.clone()
+            };
+            tokio::spawn(async move { sender.send_text(conv.id, &format!("m{i}")).await.seq })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.expect("task"));
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=30).collect::<Vec<i64>>());
+    let history = alice.history(conv.id, "?limit=100").await;
+    let history_seqs: Vec<i64> = history.iter().map(|m| m.seq).collect();
+    assert_eq!(history_seqs, (1..=30).collect::<Vec<i64>>());
+    assert_eq!(bob.conversation(conv.id).await.last_seq, 30);
+}
+
+#[tokio::test]
+async fn history_pages_forwards_and_backwards() {
+    let h = Harness::new().await;
+    let (alice, bob, conv) = pair(&h).await;
+    for i in 1..=10 {
+        alice.send_text(conv.id, &format!("m{i}")).await;
+    }
+    let seqs = |msgs: Vec<Message>| msgs.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(bob.history(conv.id, "").await),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(seqs(bob.history(conv.id, "?limit=3").await), [8, 9, 10]);
+    assert_eq!(
+        seqs(bob.history(conv.id, "?before_seq=8&limit=3").await),
+        [5, 6, 7]
+    );
+    assert_eq!(
+        seqs(bob.history(conv.id, "?after_seq=2&limit=3").await),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        seqs(bob.history(conv.id, "?after_seq=2&before_seq=6").await),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        seqs(
+            bob.history(conv.id, "?after_seq=2&before_seq=9&limit=2")
+                .await
+        ),
+        [7, 8]
+    );
+    assert!(bob.history(conv.id, "?after_seq=10").await.is_empty());
+    let texts: Vec<String> = bob
+        .history(conv.id, "?after_seq=8")
+        .await
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["m9", "m10"]);
+}
+
+#[tokio::test]
+async fn non_members_learn_nothing() {
+    let h = Harness::new().await;
+    let (alice, _bob, conv) = pair(&h).await;
+    alice.send_text(conv.id, "private").await;
+    let eve = h.user("eve").await;
+    let nowhere = Uuid::now_v7();
+    let probes: Vec<(&str, Option<serde_json::Value>)> = vec![
+        ("", None),
+        ("/messages", None),
+        (
+            "/messages",
+            Some(json!({"id": Uuid::now_v7(), "text": "hi"})),
+        ),
+        ("/receipts", Some(json!({"kind": "read", "up_to_seq": 1}))),
+        ("/members", Some(json!({"username": "eve"}))),
+    ];
+    for (suffix, body) in probes {
+        let call = |id: Uuid| {
+            let eve = eve.clone();
+            let body = body.clone();
+            let path = format!("/v1/conversations/{id}{suffix}");
+            async move {
+                match body {
+                    Some(b) => eve.post(&path, b).await,
+                    None => eve.get(&path).await,
+                }
+            }
+        };
+        let existing = call(conv.id).await;
+        let missing = call(nowhere).await;
+        existing.assert_error(404, "conversation_not_found");
+        assert_eq!(existing.body, missing.body, "{suffix}");
+    }
+    // and nothing changed
+    let list: Vec<Conversation> = eve.get("/v1/conversations").await.json();
+    assert!(list.is_empty());
+    let after = alice.conversation(conv.id).await;
+    assert_eq!(after.last_seq, 1);
+    assert_eq!(after.members.len(), 2);
+}
+
+#[tokio::test]
+async fn receipts_only_move_forward() {
+    let h = Harness::new().await;
+    let (alice, bob, conv) = pair(&h).await;
+    for i in 0..3 {
+        alice.send_text(conv.id, &format!("m{i}")).await;
+    }
+    let positions = |c: &Conversation, user: &User| {
+        let m = c
+            .members
+            .iter()
+            .find(|m| m.user_id == user.id)
+            .expect("member");
+        (m.delivered_seq, m.read_seq)
+    };
+    let c = bob.conversation(conv.id).await;
+    // the sender has seen their own messages
+    assert_eq!(positions(&c, &alice), (3, 3));
+    assert_eq!(positions(&c, &bob), (0, 0));
+
+    assert_eq!(bob.receipt(conv.id, "delivered", 2).await.status, 204);
+    assert_eq!(positions(&bob.conversation(conv.id).await, &bob), (2, 0));
+    assert_eq!(bob.receipt(conv.id, "read", 1).await.status, 204);
+    assert_eq!(positions(&bob.conversation(conv.id).await, &bob), (2, 1));
+    // backwards changes nothing
+    assert_eq!(bob.receipt(conv.id, "delivered", 1).await.status, 204);
+    assert_eq!(bob.receipt(conv.id, "read", 0).await.status, 204);
+    assert_eq!(positions(&bob.conversation(conv.id).await, &bob), (2, 1));
+    // beyond the newest message is clamped; read raises delivered
+    assert_eq!(bob.receipt(conv.id, "read", 99).await.status, 204);
+    assert_eq!(positions(&alice.conversation(conv.id).await, &bob), (3, 3));
+    bob.post(
+        &format!("/v1/conversations/{}/receipts", conv.id),
+        json!({"kind": "seen", "up_to_seq": 1}),
+    )
+    .await
+    .assert_error(422, "bad_request");
+}
