@@ -38,8 +38,15 @@ enum Command {
         #[arg(long, env = "NATTER_LISTEN", default_value = "127.0.0.1:7878")]
         listen: SocketAddr,
         /// Origins allowed to open the WebSocket from a browser (repeatable).
-        #[arg(long = "allow-origin")]
+        #[arg(
+            long = "allow-origin",
+            env = "NATTER_ALLOW_ORIGIN",
+            value_delimiter = ','
+        )]
         allowed_origins: Vec<String>,
+        /// Days a log-in stays valid.
+        #[arg(long, env = "NATTER_TOKEN_TTL_DAYS", default_value_t = 30)]
+        token_ttl_days: u64,
     },
     /// Create an account and sign in to it.
     Signup {
@@ -174,9 +181,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         data,
         listen,
         allowed_origins,
+        token_ttl_days,
     } = cli.command
     {
-        return serve(data, listen, allowed_origins).await;
+        let mut config = natter_server::ServerConfig::new(data, listen);
+        config.allowed_origins = allowed_origins;
+        config.token_ttl = Duration::from_secs(token_ttl_days.saturating_mul(24 * 60 * 60));
+        return serve(config).await;
     }
     let profile = cli.profile.unwrap_or_else(default_profile);
     let client = Client::open(&profile, cli.server.as_deref()).await?;
@@ -186,13 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
-async fn serve(
-    data: PathBuf,
-    listen: SocketAddr,
-    allowed_origins: Vec<String>,
-) -> anyhow::Result<()> {
-    let mut config = natter_server::ServerConfig::new(data, listen);
-    config.allowed_origins = allowed_origins;
+async fn serve(config: natter_server::ServerConfig) -> anyhow::Result<()> {
     let server = natter_server::start(config).await?;
     println!("{}", server.url());
     shutdown_signal().await;

@@ -20,7 +20,10 @@ CREATE TABLE conversations (
     -- every message with seq <= synced_seq is stored here (catch-up starts after it)
     synced_seq  INTEGER NOT NULL DEFAULT 0,
     -- time of the newest message (or creation), orders the conversation list
-    updated_at  INTEGER NOT NULL DEFAULT 0
+    updated_at  INTEGER NOT NULL DEFAULT 0,
+    -- messages from others above our read position (kept up to date on every write, so the
+    -- conversation list never counts rows)
+    unread      INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE TABLE members (

@@ -23,6 +23,9 @@ use crate::views::{ConversationView, MessageStatus, MessageView};
 /// below 2^53 so JavaScript numbers hold them exactly.
 pub const PENDING_BASE: i64 = 1 << 52;
 
+/// Rows per multi-row INSERT (8 parameters each, far below SQLite's limit).
+const INSERT_CHUNK: usize = 200;
+
 /// The signed-in account on this profile.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
@@ -187,6 +190,7 @@ impl Cache {
             .bind(c.last_seq)
             .execute(&mut *tx)
             .await?;
+            let my_read_before = my_read_seq(&mut tx, c.id).await?;
             let mut keep = Vec::with_capacity(c.members.len());
             for m in &c.members {
                 keep.push(m.user_id.to_string());
@@ -219,6 +223,9 @@ impl Cache {
                     .bind(gone)
                     .execute(&mut *tx)
                     .await?;
+            }
+            if my_read_seq(&mut tx, c.id).await? != my_read_before {
+                recount_unread(&mut tx, c.id).await?;
             }
         }
         tx.commit().await?;
@@ -259,7 +266,7 @@ impl Cache {
 
     pub async fn conversation(&self, me: Uuid, id: Uuid) -> Result<Option<ConversationView>> {
         let row = sqlx::query(
-            "SELECT id, kind, name, creator_id, updated_at FROM conversations WHERE id = ?1",
+            "SELECT id, kind, name, creator_id, updated_at, unread FROM conversations WHERE id = ?1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.read)
@@ -273,7 +280,7 @@ impl Cache {
     /// Every cached conversation, newest activity first.
     pub async fn conversations(&self, me: Uuid) -> Result<Vec<ConversationView>> {
         let rows = sqlx::query(
-            "SELECT id, kind, name, creator_id, updated_at FROM conversations ORDER BY updated_at DESC",
+            "SELECT id, kind, name, creator_id, updated_at, unread FROM conversations ORDER BY updated_at DESC",
         )
         .fetch_all(&self.read)
         .await?;
@@ -290,39 +297,23 @@ impl Cache {
             "group" => ConversationKind::Group,
             _ => ConversationKind::Direct,
         };
-        let members: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT user_id, username, read_seq FROM members WHERE conversation_id = ?1 ORDER BY username",
+        let members: Vec<(String, String)> = sqlx::query_as(
+            "SELECT user_id, username FROM members WHERE conversation_id = ?1 ORDER BY username",
         )
         .bind(id.to_string())
         .fetch_all(&self.read)
         .await?;
         let me_s = me.to_string();
-        let my_read = members
-            .iter()
-            .find(|(u, _, _)| *u == me_s)
-            .map_or(0, |m| m.2);
         let title = match kind {
             ConversationKind::Group => row
                 .try_get::<Option<String>, _>("name")?
                 .unwrap_or_default(),
             ConversationKind::Direct => members
                 .iter()
-                .find(|(u, _, _)| *u != me_s)
+                .find(|(u, _)| *u != me_s)
                 .map(|m| m.1.clone())
                 .unwrap_or_default(),
         };
-        let unread: i64 = sqlx::query_scalar(
-            r#"
-            SELECT COUNT(*) FROM messages
-            WHERE conversation_id = ?1 AND sort_key > ?2 AND sort_key < ?3 AND sender_id != ?4
-            "#,
-        )
-        .bind(id.to_string())
-        .bind(my_read)
-        .bind(PENDING_BASE)
-        .bind(&me_s)
-        .fetch_one(&self.read)
-        .await?;
         let last_message = self.messages(me, id, None, 1).await?.pop();
         let updated_at: i64 = row.try_get("updated_at")?;
         Ok(ConversationView {
@@ -335,7 +326,7 @@ impl Cache {
                 .as_ref()
                 .map_or(updated_at, |m| m.sent_at.max(updated_at)),
             last_message,
-            unread,
+            unread: row.try_get("unread")?,
         })
     }
 
@@ -485,47 +476,89 @@ impl Cache {
             return Ok(out);
         }
         let mut tx = self.write.begin().await?;
-        let mut known: HashMap<Uuid, bool> = HashMap::new();
-        for m in msgs {
-            let exists = match known.get(&m.conversation_id) {
-                Some(e) => *e,
-                None => {
-                    let e: bool = sqlx::query_scalar(
-                        "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)",
-                    )
-                    .bind(m.conversation_id.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    known.insert(m.conversation_id, e);
-                    e
-                }
-            };
-            if !exists {
-                out.unknown_conversations.insert(m.conversation_id);
-                continue;
-            }
-            sqlx::query(
+        let me: Option<String> = sqlx::query_scalar("SELECT user_id FROM session")
+            .fetch_optional(&mut *tx)
+            .await?;
+        // Our read position per known conversation (absent = not cached).
+        let mut read_pos: HashMap<Uuid, i64> = HashMap::new();
+        for conv in msgs
+            .iter()
+            .map(|m| m.conversation_id)
+            .collect::<BTreeSet<_>>()
+        {
+            let known: Option<i64> = sqlx::query_scalar(
                 r#"
-                INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at)
-                VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)
-                ON CONFLICT (id) DO UPDATE SET
-                    seq = excluded.seq, sort_key = excluded.sort_key,
-                    sent_at = excluded.sent_at, failed = NULL
+                SELECT COALESCE((SELECT read_seq FROM members
+                                 WHERE conversation_id = c.id AND user_id = ?2), 0)
+                FROM conversations c WHERE c.id = ?1
                 "#,
             )
-            .bind(m.id.to_string())
-            .bind(m.conversation_id.to_string())
-            .bind(m.seq)
-            .bind(m.sender_id.to_string())
-            .bind(&m.sender)
-            .bind(&m.text)
-            .bind(m.sent_at)
-            .execute(&mut *tx)
+            .bind(conv.to_string())
+            .bind(me.as_deref().unwrap_or(""))
+            .fetch_optional(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+            match known {
+                Some(r) => {
+                    read_pos.insert(conv, r);
+                }
+                None => {
+                    out.unknown_conversations.insert(conv);
+                }
+            }
+        }
+        let storable: Vec<&Message> = msgs
+            .iter()
+            .filter(|m| read_pos.contains_key(&m.conversation_id))
+            .collect();
+
+        // New messages: multi-row inserts; RETURNING names the rows that really were new.
+        let mut inserted: BTreeSet<Uuid> = BTreeSet::new();
+        for chunk in storable.chunks(INSERT_CHUNK) {
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at) ",
+            );
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(m.id.to_string())
+                    .push_bind(m.conversation_id.to_string())
+                    .push_bind(m.seq)
+                    .push_bind(m.seq)
+                    .push_bind(m.sender_id.to_string())
+                    .push_bind(&m.sender)
+                    .push_bind(&m.text)
+                    .push_bind(m.sent_at);
+            });
+            q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            for id in ids {
+                inserted
+                    .insert(Uuid::parse_str(&id).map_err(|e| CoreError::Storage(e.to_string()))?);
+            }
+        }
+        let mut unread: HashMap<Uuid, i64> = HashMap::new();
+        for m in &storable {
+            if inserted.contains(&m.id) {
+                let from_other = me.as_deref() != Some(m.sender_id.to_string().as_str());
+                if from_other && m.seq > read_pos[&m.conversation_id] {
+                    *unread.entry(m.conversation_id).or_default() += 1;
+                }
+            } else {
+                // Already here: our own message coming back acknowledged (or a repeat).
+                sqlx::query(
+                    r#"
+                    UPDATE messages SET seq = ?2, sort_key = ?2, sent_at = ?3, failed = NULL
+                    WHERE id = ?1
+                    "#,
+                )
                 .bind(m.id.to_string())
+                .bind(m.seq)
+                .bind(m.sent_at)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+                    .bind(m.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let top = out.stored.entry(m.conversation_id).or_insert((0, 0));
             top.0 = top.0.max(m.seq);
             top.1 = top.1.max(m.sent_at);
@@ -534,13 +567,15 @@ impl Cache {
             sqlx::query(
                 r#"
                 UPDATE conversations
-                SET last_seq = MAX(last_seq, ?2), updated_at = MAX(updated_at, ?3)
+                SET last_seq = MAX(last_seq, ?2), updated_at = MAX(updated_at, ?3),
+                    unread = unread + ?4
                 WHERE id = ?1
                 "#,
             )
             .bind(conv.to_string())
             .bind(seq)
             .bind(at)
+            .bind(unread.get(conv).copied().unwrap_or(0))
             .execute(&mut *tx)
             .await?;
             advance_synced(&mut tx, *conv).await?;
@@ -565,12 +600,19 @@ impl Cache {
                 "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) WHERE conversation_id = ?1 AND user_id = ?2"
             }
         };
-        sqlx::query(sql)
+        let mut tx = self.write.begin().await?;
+        let moved = sqlx::query(sql)
             .bind(conv.to_string())
             .bind(user.to_string())
             .bind(seq)
-            .execute(&self.write)
-            .await?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if moved > 0 && kind == ReceiptKind::Read {
+            // Read on another of our devices: the unread count follows.
+            recount_unread(&mut tx, conv).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -597,6 +639,7 @@ impl Cache {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        recount_unread(&mut tx, conv).await?;
         tx.commit().await?;
         Ok((moved > 0).then_some(top))
     }
@@ -706,6 +749,40 @@ pub struct StoreOutcome {
     /// Conversation → (highest seq stored, newest sent_at).
     pub stored: HashMap<Uuid, (i64, i64)>,
     pub unknown_conversations: BTreeSet<Uuid>,
+}
+
+/// Our own read position in `conv` (0 when signed out or not a member).
+async fn my_read_seq(tx: &mut Transaction<'_, Sqlite>, conv: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        r#"
+        SELECT COALESCE((SELECT m.read_seq FROM members m, session s
+                         WHERE m.conversation_id = ?1 AND m.user_id = s.user_id), 0)
+        "#,
+    )
+    .bind(conv.to_string())
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Counts unread messages from scratch (only when our read position moved other than by
+/// reading here, which simply zeroes the count).
+async fn recount_unread(tx: &mut Transaction<'_, Sqlite>, conv: Uuid) -> Result<()> {
+    sqlx::query(
+        r#"
+        UPDATE conversations SET unread = (
+            SELECT COUNT(*) FROM messages m, session s
+            WHERE m.conversation_id = ?1 AND m.sender_id != s.user_id
+              AND m.sort_key > COALESCE((SELECT read_seq FROM members
+                                         WHERE conversation_id = ?1 AND user_id = s.user_id), 0)
+              AND m.sort_key < ?2)
+        WHERE id = ?1
+        "#,
+    )
+    .bind(conv.to_string())
+    .bind(PENDING_BASE)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Raises `synced_seq` over every contiguous seq now stored.

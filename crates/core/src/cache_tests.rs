@@ -22,6 +22,14 @@ async fn fixture() -> Fixture {
         username: "me".into(),
         birthdate: "1990-01-01".parse().unwrap(),
     };
+    cache
+        .save_session(&Session {
+            server_url: "http://127.0.0.1:1".into(),
+            token: "t".into(),
+            account: me.clone(),
+        })
+        .await
+        .unwrap();
     let other = Uuid::now_v7();
     let conv = Uuid::now_v7();
     let member = |id, name: &str| Member {
