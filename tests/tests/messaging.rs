@@ -133,7 +133,10 @@ async fn typing_shows_on_the_other_side() {
     // the way a person would until bob's screen shows it.
     let deadline = tokio::time::Instant::now() + natter_tests::PATIENCE;
     let typed = loop {
-        assert!(tokio::time::Instant::now() < deadline, "bob never saw alice typing");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob never saw alice typing"
+        );
         alice.client.typing(conv);
         let seen = tokio::time::timeout(std::time::Duration::from_millis(500), async {
             loop {

@@ -1,0 +1,148 @@
+//! Tauri commands: each one translates arguments and calls the core. No logic lives here.
+
+use natter_core::protocol::{Account, ApiError, ErrorCode};
+use natter_core::{Client, ConversationView, CoreError, MessageView};
+use tauri::{State, WebviewWindow};
+use uuid::Uuid;
+
+type Res<T> = Result<T, ApiError>;
+
+fn api(e: CoreError) -> ApiError {
+    tracing::warn!(code = %e.code(), error = %e, "command failed");
+    e.to_api()
+}
+
+fn retitle(window: &WebviewWindow, client: &Client) {
+    if let Err(e) = window.set_title(&crate::window_title(client)) {
+        tracing::warn!(error = %e, "could not set the window title");
+    }
+}
+
+/// The signed-in account, or `null` before log-in.
+#[tauri::command]
+#[specta::specta]
+pub async fn session(client: State<'_, Client>) -> Res<Option<Account>> {
+    Ok(client.account())
+}
+
+/// The server this profile talks to.
+#[tauri::command]
+#[specta::specta]
+pub async fn server_url(client: State<'_, Client>) -> Res<String> {
+    Ok(client.server_url())
+}
+
+/// Creates an account (birthdate as `YYYY-MM-DD`), signs in and goes live.
+#[tauri::command]
+#[specta::specta]
+pub async fn signup(
+    window: WebviewWindow,
+    client: State<'_, Client>,
+    server_url: String,
+    username: String,
+    password: String,
+    birthdate: String,
+) -> Res<Account> {
+    client.set_server_url(&server_url).map_err(api)?;
+    let date = chrono::NaiveDate::parse_from_str(birthdate.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidBirthdate,
+            "enter your date of birth as YYYY-MM-DD",
+        )
+    })?;
+    let account = client
+        .signup(&username, &password, date)
+        .await
+        .map_err(api)?;
+    client.start().await.map_err(api)?;
+    retitle(&window, &client);
+    Ok(account)
+}
+
+/// Signs in and goes live.
+#[tauri::command]
+#[specta::specta]
+pub async fn login(
+    window: WebviewWindow,
+    client: State<'_, Client>,
+    server_url: String,
+    username: String,
+    password: String,
+) -> Res<Account> {
+    client.set_server_url(&server_url).map_err(api)?;
+    let account = client.login(&username, &password).await.map_err(api)?;
+    client.start().await.map_err(api)?;
+    retitle(&window, &client);
+    Ok(account)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn logout(window: WebviewWindow, client: State<'_, Client>) -> Res<()> {
+    client.logout().await.map_err(api)?;
+    retitle(&window, &client);
+    Ok(())
+}
+
+/// Cached conversations, newest activity first (works offline).
+#[tauri::command]
+#[specta::specta]
+pub async fn conversations(client: State<'_, Client>) -> Res<Vec<ConversationView>> {
+    client.conversations().await.map_err(api)
+}
+
+/// Up to `limit` messages older than `before` (a sort key), or the newest; oldest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn messages(
+    client: State<'_, Client>,
+    conversation_id: Uuid,
+    before: Option<i64>,
+    limit: u32,
+) -> Res<Vec<MessageView>> {
+    client
+        .messages(conversation_id, before, limit)
+        .await
+        .map_err(api)
+}
+
+/// The direct chat with `username` (created on first use).
+#[tauri::command]
+#[specta::specta]
+pub async fn open_direct(client: State<'_, Client>, username: String) -> Res<ConversationView> {
+    client.open_direct(&username).await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_group(
+    client: State<'_, Client>,
+    name: String,
+    members: Vec<String>,
+) -> Res<ConversationView> {
+    client.create_group(&name, &members).await.map_err(api)
+}
+
+/// Queues a message; it shows at once as "sending".
+#[tauri::command]
+#[specta::specta]
+pub async fn send_text(
+    client: State<'_, Client>,
+    conversation_id: Uuid,
+    text: String,
+) -> Res<MessageView> {
+    client.send_text(conversation_id, &text).await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn mark_read(client: State<'_, Client>, conversation_id: Uuid) -> Res<()> {
+    client.mark_read(conversation_id).await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn typing(client: State<'_, Client>, conversation_id: Uuid) -> Res<()> {
+    client.typing(conversation_id);
+    Ok(())
+}

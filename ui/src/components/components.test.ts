@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render } from '@testing-library/svelte';
+import type { MessageView } from '../lib/bindings';
+import MessageBubble from './MessageBubble.svelte';
+import Composer from './Composer.svelte';
+
+afterEach(cleanup);
+
+function mine(extra: Partial<MessageView>): MessageView {
+  return {
+    id: '1',
+    conversation_id: 'c',
+    seq: 1,
+    sort_key: 1,
+    sender_id: 'me',
+    sender: 'alice',
+    text: 'hi',
+    sent_at: Date.now(),
+    mine: true,
+    status: 'sent',
+    error: null,
+    ...extra,
+  };
+}
+
+describe('MessageBubble', () => {
+  it('renders markup in a message as plain text', () => {
+    const evil = '<img src=x onerror="window.pwned=1"><b>bold</b>';
+    const { container, getByTestId } = render(MessageBubble, {
+      message: mine({ text: evil, mine: false, status: 'received' }),
+      showSender: true,
+    });
+    expect(getByTestId('message-text').textContent).toBe(evil);
+    expect(container.querySelector('img')).toBeNull();
+    expect(container.querySelector('b')).toBeNull();
+  });
+
+  it('shows the ticks for each status', () => {
+    for (const [status, label] of [
+      ['sending', 'Sending'],
+      ['sent', 'Sent'],
+      ['delivered', 'Delivered'],
+      ['read', 'Read'],
+    ] as const) {
+      const { getByLabelText, getByTestId, unmount } = render(MessageBubble, {
+        message: mine({ status }),
+        showSender: false,
+      });
+      expect(getByTestId('message').dataset.status).toBe(status);
+      expect(getByLabelText(label)).toBeTruthy();
+      unmount();
+    }
+  });
+
+  it('says why a message failed', () => {
+    const { getByRole } = render(MessageBubble, {
+      message: mine({ status: 'failed', error: 'message is empty (invalid_text)' }),
+      showSender: false,
+    });
+    expect(getByRole('alert').textContent).toContain('message is empty');
+  });
+});
+
+describe('Composer', () => {
+  it('sends on Enter and inserts a newline on Shift+Enter', async () => {
+    const onSend = vi.fn();
+    const { getByTestId } = render(Composer, { onSend, onTyping: () => {} });
+    const box = getByTestId('composer') as HTMLTextAreaElement;
+    await fireEvent.input(box, { target: { value: 'line one' } });
+    const shift = await fireEvent.keyDown(box, { key: 'Enter', shiftKey: true });
+    expect(shift).toBe(true); // not prevented: the browser inserts the newline
+    expect(onSend).not.toHaveBeenCalled();
+    await fireEvent.keyDown(box, { key: 'Enter' });
+    expect(onSend).toHaveBeenCalledWith('line one');
+    expect(box.value).toBe('');
+  });
+
+  it('does not send blank or over-long text', async () => {
+    const onSend = vi.fn();
+    const { getByTestId, findByRole } = render(Composer, { onSend, onTyping: () => {} });
+    const box = getByTestId('composer') as HTMLTextAreaElement;
+    await fireEvent.input(box, { target: { value: '   ' } });
+    await fireEvent.keyDown(box, { key: 'Enter' });
+    expect((getByTestId('send') as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(box, { target: { value: 'x'.repeat(4001) } });
+    await fireEvent.keyDown(box, { key: 'Enter' });
+    expect((await findByRole('alert')).textContent).toContain('4001 / 4000');
+    expect(onSend).not.toHaveBeenCalled();
+  });
+});

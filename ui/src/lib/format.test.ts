@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { MessageView } from './bindings';
+import { dayLabel, listTime, parseMembers, startsNewDay, upsertMessage } from './format';
+
+function msg(id: string, sort_key: number, sent_at: number, extra: Partial<MessageView> = {}): MessageView {
+  return {
+    id,
+    conversation_id: 'c',
+    seq: sort_key,
+    sort_key,
+    sender_id: 'u',
+    sender: 'bob',
+    text: id,
+    sent_at,
+    mine: false,
+    status: 'received',
+    error: null,
+    ...extra,
+  };
+}
+
+const noon = new Date(2026, 10, 21, 12, 0).getTime();
+const DAY = 86_400_000;
+
+describe('day labels', () => {
+  it('says Today, Yesterday, then the date', () => {
+    expect(dayLabel(noon - 3600_000, noon)).toBe('Today');
+    expect(dayLabel(noon - DAY, noon)).toBe('Yesterday');
+    expect(dayLabel(noon - 3 * DAY, noon)).toContain('2026');
+  });
+
+  it('puts a separator where the calendar day changes, not every 24 hours', () => {
+    const lateNight = new Date(2026, 10, 20, 23, 50).getTime();
+    const earlyMorning = new Date(2026, 10, 21, 0, 10).getTime();
+    const list = [msg('a', 1, lateNight), msg('b', 2, earlyMorning), msg('c', 3, earlyMorning + 60_000)];
+    expect(list.map((_, i) => startsNewDay(list, i))).toEqual([true, true, false]);
+  });
+
+  it('shows clock time for today and a short date for old chats', () => {
+    expect(listTime(noon - 60_000, noon)).toMatch(/\d{1,2}.\d{2}/);
+    expect(listTime(noon - DAY, noon)).toBe('Yesterday');
+    expect(listTime(noon - 30 * DAY, noon)).toContain('2026');
+  });
+});
+
+describe('upsertMessage', () => {
+  it('keeps sort order and replaces by id', () => {
+    let list = [msg('a', 1, noon), msg('c', 3, noon)];
+    list = upsertMessage(list, msg('b', 2, noon));
+    expect(list.map((m) => m.id)).toEqual(['a', 'b', 'c']);
+    list = upsertMessage(list, msg('b', 2, noon, { text: 'edited' }));
+    expect(list.map((m) => m.text)).toEqual(['a', 'edited', 'c']);
+  });
+
+  it('moves a sending message to its acknowledged place', () => {
+    const pending = msg('p', 2 ** 52, noon, { mine: true, status: 'sending', seq: null });
+    let list = upsertMessage([msg('a', 1, noon)], pending);
+    list = upsertMessage(list, msg('x', 2, noon));
+    expect(list.map((m) => m.id)).toEqual(['a', 'x', 'p']);
+    list = upsertMessage(list, { ...pending, sort_key: 3, seq: 3, status: 'sent' });
+    expect(list.map((m) => [m.id, m.status])).toEqual([
+      ['a', 'received'],
+      ['x', 'received'],
+      ['p', 'sent'],
+    ]);
+  });
+});
+
+it('parses group members from commas, spaces and @names', () => {
+  expect(parseMembers(' @Bob, carol  dave,bob ')).toEqual(['bob', 'carol', 'dave']);
+  expect(parseMembers('  ')).toEqual([]);
+});

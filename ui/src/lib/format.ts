@@ -1,0 +1,73 @@
+// Pure presentation helpers: times, day separators, ticks. Unit-tested in format.test.ts.
+import type { MessageStatus, MessageView } from './bindings';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+function startOfDay(ms: number): number {
+  const d = new Date(ms);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/** "14:05" for a time today. */
+export function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+/** The conversation list's time: the clock today, "Yesterday", the weekday this week, else a date. */
+export function listTime(ms: number, now: number = Date.now()): string {
+  const days = Math.round((startOfDay(now) - startOfDay(ms)) / DAY);
+  if (days <= 0) return clock(ms);
+  if (days === 1) return 'Yesterday';
+  if (days < 7) return new Date(ms).toLocaleDateString(undefined, { weekday: 'short' });
+  return new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+}
+
+/** The label of a day separator: "Today", "Yesterday" or a full date. */
+export function dayLabel(ms: number, now: number = Date.now()): string {
+  const days = Math.round((startOfDay(now) - startOfDay(ms)) / DAY);
+  if (days <= 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  return new Date(ms).toLocaleDateString(undefined, {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+  });
+}
+
+/** Whether a day separator goes before `messages[i]`. */
+export function startsNewDay(messages: MessageView[], i: number): boolean {
+  if (i === 0) return true;
+  return startOfDay(messages[i - 1].sent_at) !== startOfDay(messages[i].sent_at);
+}
+
+export const TICKS: Record<MessageStatus, { icon: string; label: string }> = {
+  sending: { icon: '◷', label: 'Sending' },
+  sent: { icon: '✓', label: 'Sent' },
+  delivered: { icon: '✓✓', label: 'Delivered' },
+  read: { icon: '✓✓', label: 'Read' },
+  failed: { icon: '!', label: 'Not sent' },
+  received: { icon: '', label: '' },
+};
+
+/**
+ * Inserts or replaces `m` in a list ordered by sort_key, returning a new array. A message that
+ * changed sort_key (sent → acknowledged) moves to its new place.
+ */
+export function upsertMessage(list: MessageView[], m: MessageView): MessageView[] {
+  const without = list.filter((x) => x.id !== m.id);
+  let lo = 0;
+  let hi = without.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (without[mid].sort_key < m.sort_key) lo = mid + 1;
+    else hi = mid;
+  }
+  return [...without.slice(0, lo), m, ...without.slice(lo)];
+}
+
+/** Splits what the user typed in "new group" into usernames. */
+export function parseMembers(raw: string): string[] {
+  return [...new Set(raw.split(/[\s,;]+/).map((s) => s.trim().replace(/^@/, '').toLowerCase()).filter(Boolean))];
+}

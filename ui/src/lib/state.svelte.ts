@@ -1,0 +1,170 @@
+// Application state, kept in step with the core through its event stream. No business rules
+// here: every decision (validation, ordering, ticks, unread counts) comes from Rust.
+import type {
+  Account,
+  ConnectionState,
+  ConversationView,
+  CoreEvent,
+  MessageView,
+} from './bindings';
+import { commands, onCoreEvent, unwrap } from './api';
+import { upsertMessage } from './format';
+
+export const PAGE = 50;
+const TYPING_SHOWS_MS = 5000;
+
+export class ChatState {
+  account = $state<Account | null>(null);
+  serverUrl = $state('');
+  conversations = $state.raw<ConversationView[]>([]);
+  openId = $state<string | null>(null);
+  /** Messages of the open conversation, ordered by sort_key (a window of the newest pages). */
+  messages = $state.raw<MessageView[]>([]);
+  /** Whether older messages may exist above the loaded ones. */
+  hasOlder = $state(true);
+  connection = $state<ConnectionState>('connecting');
+  /** conversation id → who is typing and until when. */
+  typing = $state.raw<Record<string, { username: string; until: number }>>({});
+  ready = $state(false);
+
+  #unlisten: (() => void) | null = null;
+  #loadingOlder = false;
+
+  open = $derived(this.conversations.find((c) => c.id === this.openId) ?? null);
+
+  async init() {
+    this.#unlisten = await onCoreEvent((e) => this.apply(e));
+    this.serverUrl = await unwrap(commands.serverUrl());
+    this.account = await unwrap(commands.session());
+    if (this.account) await this.refreshList();
+    this.ready = true;
+  }
+
+  dispose() {
+    this.#unlisten?.();
+  }
+
+  async signedIn(account: Account) {
+    this.account = account;
+    await this.refreshList();
+  }
+
+  async logout() {
+    await unwrap(commands.logout());
+    this.account = null;
+    this.conversations = [];
+    this.openId = null;
+    this.messages = [];
+  }
+
+  async refreshList() {
+    this.conversations = await unwrap(commands.conversations());
+  }
+
+  async openConversation(id: string | null) {
+    this.openId = id;
+    this.messages = [];
+    this.hasOlder = true;
+    if (!id) return;
+    const page = await unwrap(commands.messages(id, null, PAGE));
+    if (this.openId !== id) return;
+    this.messages = page;
+    this.hasOlder = page.length === PAGE;
+    await this.markRead();
+  }
+
+  /** Loads the page above the oldest loaded message; returns how many arrived. */
+  async loadOlder(): Promise<number> {
+    const id = this.openId;
+    if (!id || !this.hasOlder || this.#loadingOlder || this.messages.length === 0) return 0;
+    this.#loadingOlder = true;
+    try {
+      const page = await unwrap(commands.messages(id, this.messages[0].sort_key, PAGE));
+      if (this.openId !== id) return 0;
+      this.hasOlder = page.length === PAGE;
+      this.messages = [...page, ...this.messages];
+      return page.length;
+    } finally {
+      this.#loadingOlder = false;
+    }
+  }
+
+  async markRead() {
+    const c = this.open;
+    if (!c || typeof document === 'undefined' || document.visibilityState !== 'visible') return;
+    await unwrap(commands.markRead(c.id));
+  }
+
+  async send(text: string) {
+    const id = this.openId;
+    if (!id) return;
+    const m = await unwrap(commands.sendText(id, text));
+    if (this.openId === id) this.messages = upsertMessage(this.messages, m);
+  }
+
+  typingIn(id: string): string | null {
+    const t = this.typing[id];
+    return t && t.until > Date.now() ? t.username : null;
+  }
+
+  /** Applies one event from the core. */
+  apply(e: CoreEvent) {
+    switch (e.type) {
+      case 'message': {
+        const m = e.message;
+        if (m.conversation_id === this.openId) {
+          this.messages = upsertMessage(this.messages, m);
+          if (!m.mine) void this.markRead();
+        }
+        if (!m.mine) this.clearTyping(m.conversation_id);
+        void this.refreshList();
+        break;
+      }
+      case 'receipts':
+        if (e.conversation_id === this.openId) void this.refreshStatuses();
+        break;
+      case 'conversation':
+        this.conversations = [
+          e.conversation,
+          ...this.conversations.filter((c) => c.id !== e.conversation.id),
+        ].sort((a, b) => b.updated_at - a.updated_at);
+        // Many messages arrived at once (a catch-up): reload the open chat's newest page.
+        if (e.conversation.id === this.openId) void this.refreshStatuses();
+        break;
+      case 'typing': {
+        this.typing = {
+          ...this.typing,
+          [e.conversation_id]: { username: e.username, until: Date.now() + TYPING_SHOWS_MS },
+        };
+        setTimeout(() => (this.typing = { ...this.typing }), TYPING_SHOWS_MS + 50);
+        break;
+      }
+      case 'connection':
+        this.connection = e.state;
+        break;
+      case 'signed_out':
+        this.account = null;
+        this.openId = null;
+        this.messages = [];
+        break;
+    }
+  }
+
+  clearTyping(id: string) {
+    if (!(id in this.typing)) return;
+    const next = { ...this.typing };
+    delete next[id];
+    this.typing = next;
+  }
+
+  /** Re-reads the newest page (ticks changed, or many messages arrived) and merges it. */
+  async refreshStatuses() {
+    const id = this.openId;
+    if (!id) return;
+    const page = await unwrap(commands.messages(id, null, PAGE));
+    if (this.openId !== id) return;
+    let merged = this.messages;
+    for (const m of page) merged = upsertMessage(merged, m);
+    this.messages = merged;
+  }
+}
