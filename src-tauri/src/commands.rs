@@ -1,7 +1,7 @@
 //! Tauri commands: each one translates arguments and calls the core. No logic lives here.
 
 use natter_core::protocol::{Account, ApiError, ErrorCode};
-use natter_core::{Client, ConversationView, CoreError, MessageView};
+use natter_core::{Client, ConnectionState, ConversationView, CoreError, MessageView};
 use tauri::{State, WebviewWindow};
 use uuid::Uuid;
 
@@ -30,6 +30,13 @@ pub async fn session(client: State<'_, Client>) -> Res<Option<Account>> {
 #[specta::specta]
 pub async fn server_url(client: State<'_, Client>) -> Res<String> {
     Ok(client.server_url())
+}
+
+/// The live connection's state now (later changes arrive as events).
+#[tauri::command]
+#[specta::specta]
+pub async fn connection(client: State<'_, Client>) -> Res<ConnectionState> {
+    Ok(client.connection_state())
 }
 
 /// Creates an account (birthdate as `YYYY-MM-DD`), signs in and goes live.

@@ -21,6 +21,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(collect_commands![
             commands::session,
             commands::server_url,
+            commands::connection,
             commands::signup,
             commands::login,
             commands::logout,
@@ -61,22 +62,31 @@ pub fn export_bindings(path: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("exporting bindings: {e}"))
 }
 
-/// `--profile DIR` and `--server URL` (or `NATTER_PROFILE`, `NATTER_SERVER`).
+/// `--profile DIR`, `--server URL` (or `NATTER_PROFILE`, `NATTER_SERVER`) and `--at X,Y`
+/// (where the window opens, so several instances can sit side by side).
 struct Args {
     profile: Option<PathBuf>,
     server: Option<String>,
+    at: Option<(f64, f64)>,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         profile: std::env::var_os("NATTER_PROFILE").map(PathBuf::from),
         server: std::env::var("NATTER_SERVER").ok(),
+        at: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--profile" => args.profile = it.next().map(PathBuf::from),
             "--server" => args.server = it.next(),
+            "--at" => {
+                args.at = it.next().and_then(|v| {
+                    let (x, y) = v.split_once(',')?;
+                    Some((x.trim().parse().ok()?, y.trim().parse().ok()?))
+                })
+            }
             _ => {}
         }
     }
@@ -163,6 +173,11 @@ pub fn run() {
             // Each profile keeps its own web storage, so several instances run side by side.
             #[cfg(desktop)]
             let window = window.data_directory(profile.join("webview"));
+            #[cfg(desktop)]
+            let window = match args.at {
+                Some((x, y)) => window.position(x, y),
+                None => window,
+            };
             window.build()?;
             Ok(())
         })

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::api::Api;
 use crate::cache::{Cache, Session};
 use crate::error::{CoreError, Result};
-use crate::views::{ConversationView, CoreEvent, MessageView};
+use crate::views::{ConnectionState, ConversationView, CoreEvent, MessageView};
 use crate::{outbox, sync};
 
 /// Where a new profile looks for its server: the local server started by the README's run
@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     /// Frames for the live connection, present while it is up.
     pub(crate) frames: Mutex<Option<mpsc::Sender<ClientFrame>>>,
     typing_sent: Mutex<HashMap<Uuid, Instant>>,
+    /// The live connection's state as last reported (front ends that start late ask for it).
+    connection: Mutex<ConnectionState>,
     workers: tokio::sync::Mutex<Option<Workers>>,
 }
 
@@ -91,6 +93,7 @@ impl Client {
                 outbox_wake: Notify::new(),
                 frames: Mutex::new(None),
                 typing_sent: Mutex::new(HashMap::new()),
+                connection: Mutex::new(ConnectionState::Offline),
                 workers: tokio::sync::Mutex::new(None),
             }),
         })
@@ -143,8 +146,16 @@ impl Client {
     }
 
     pub(crate) fn emit(&self, event: CoreEvent) {
+        if let CoreEvent::Connection { state } = &event {
+            *lock(&self.inner.connection) = *state;
+        }
         // No receiver is fine: nobody is watching.
         let _ = self.inner.events.send(event);
+    }
+
+    /// The live connection's current state.
+    pub fn connection_state(&self) -> ConnectionState {
+        *lock(&self.inner.connection)
     }
 
     /// Live events for a front end.

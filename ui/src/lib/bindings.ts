@@ -10,6 +10,8 @@ export const commands = {
 	session: () => typedError<Account | null, ApiError>(__TAURI_INVOKE("session")),
 	/**  The server this profile talks to. */
 	serverUrl: () => typedError<string, ApiError>(__TAURI_INVOKE("server_url")),
+	/**  The live connection's state now (later changes arrive as events). */
+	connection: () => typedError<ConnectionState, ApiError>(__TAURI_INVOKE("connection")),
 	/**  Creates an account (birthdate as `YYYY-MM-DD`), signs in and goes live. */
 	signup: (serverUrl: string, username: string, password: string, birthdate: string) => typedError<Account, ApiError>(__TAURI_INVOKE("signup", { serverUrl, username, password, birthdate })),
 	/**  Signs in and goes live. */

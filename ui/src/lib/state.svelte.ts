@@ -36,6 +36,7 @@ export class ChatState {
     this.#unlisten = await onCoreEvent((e) => this.apply(e));
     this.serverUrl = await unwrap(commands.serverUrl());
     this.account = await unwrap(commands.session());
+    this.connection = await unwrap(commands.connection());
     if (this.account) await this.refreshList();
     this.ready = true;
   }
@@ -46,6 +47,7 @@ export class ChatState {
 
   async signedIn(account: Account) {
     this.account = account;
+    this.connection = await unwrap(commands.connection());
     await this.refreshList();
   }
 
