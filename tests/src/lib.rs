@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use natter_core::{Client, MessageView};
+use natter_core::{Client, MessageStatus, MessageView};
 use natter_server::{RunningServer, ServerConfig};
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -187,6 +187,18 @@ impl TestClient {
                 .into_iter()
                 .find(|m| m.text == text)
         })
+        .await
+    }
+
+    /// Waits until this client shows its message `id` with `status` (the ticks a user sees).
+    pub async fn wait_for_status(&self, id: Uuid, status: MessageStatus) {
+        eventually(
+            &format!("{} sees {id} as {status:?}", self.name),
+            || async {
+                let m = self.client.message(id).await.ok()??;
+                (m.status == status).then_some(())
+            },
+        )
         .await
     }
 

@@ -24,11 +24,9 @@ async fn direct_message_arrives_and_ticks_go_delivered_then_read() {
     assert_eq!(got.seq, Some(1));
 
     // Bob's device stored it, so alice sees two ticks...
-    eventually("alice sees delivered", || async {
-        let m = alice.client.message(sent.id).await.ok()??;
-        (m.status == MessageStatus::Delivered).then_some(())
-    })
-    .await;
+    alice
+        .wait_for_status(sent.id, MessageStatus::Delivered)
+        .await;
     let list = bob.client.conversations().await.unwrap();
     assert_eq!(list[0].unread, 1, "bob has one unread message");
     assert_eq!(list[0].title, "alice");
@@ -36,11 +34,7 @@ async fn direct_message_arrives_and_ticks_go_delivered_then_read() {
     // ...and once bob opens the chat, they turn to read.
     bob.client.mark_read(conv).await.unwrap();
     assert_eq!(bob.client.conversations().await.unwrap()[0].unread, 0);
-    eventually("alice sees read", || async {
-        let m = alice.client.message(sent.id).await.ok()??;
-        (m.status == MessageStatus::Read).then_some(())
-    })
-    .await;
+    alice.wait_for_status(sent.id, MessageStatus::Read).await;
 
     // Both ways, both in the same single conversation.
     send_recv(&bob, &alice, "hello alice").await;
@@ -77,17 +71,11 @@ async fn group_messages_reach_every_member_and_read_needs_everyone() {
 
     bob.client.mark_read(group.id).await.unwrap();
     // Only bob has read it: not "read" yet for alice.
-    eventually("alice sees delivered to both", || async {
-        let m = alice.client.message(sent.id).await.ok()??;
-        (m.status == MessageStatus::Delivered).then_some(())
-    })
-    .await;
+    alice
+        .wait_for_status(sent.id, MessageStatus::Delivered)
+        .await;
     carol.client.mark_read(group.id).await.unwrap();
-    eventually("alice sees read by all", || async {
-        let m = alice.client.message(sent.id).await.ok()??;
-        (m.status == MessageStatus::Read).then_some(())
-    })
-    .await;
+    alice.wait_for_status(sent.id, MessageStatus::Read).await;
 
     carol.send(group.id, "Yes!").await;
     alice.wait_for_text(group.id, "Yes!").await;
