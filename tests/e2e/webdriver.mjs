@@ -41,6 +41,13 @@ export class Session {
   execute(script, args = []) {
     return this.cmd('POST', '/execute/sync', { script, args });
   }
+  /** Runs an async script: it gets its arguments, and the last one is the callback. */
+  executeAsync(script, args = []) {
+    return this.cmd('POST', '/execute/async', { script, args });
+  }
+  setTimeouts(t) {
+    return this.cmd('POST', '/timeouts', t);
+  }
   async screenshot() {
     return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64');
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageView } from './bindings';
-import { dayLabel, listTime, parseMembers, startsNewDay, upsertMessage } from './format';
+import { dayLabel, listTime, mergeNewest, parseMembers, startsNewDay, upsertMessage } from './format';
 
 function msg(id: string, sort_key: number, sent_at: number, extra: Partial<MessageView> = {}): MessageView {
   return {
@@ -69,4 +69,27 @@ describe('upsertMessage', () => {
 it('parses group members from commas, spaces and @names', () => {
   expect(parseMembers(' @Bob, carol  dave,bob ')).toEqual(['bob', 'carol', 'dave']);
   expect(parseMembers('  ')).toEqual([]);
+});
+
+describe('mergeNewest', () => {
+  const range = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => msg(`m${from + i}`, from + i, noon));
+
+  it('merges a page that overlaps what is loaded', () => {
+    const { messages, restarted } = mergeNewest(range(1, 5), range(3, 7), 5);
+    expect(restarted).toBe(false);
+    expect(messages.map((m) => m.sort_key)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('restarts the window instead of leaving a hole when many arrived at once', () => {
+    const { messages, restarted } = mergeNewest(range(1, 5), range(20, 24), 5);
+    expect(restarted).toBe(true);
+    expect(messages.map((m) => m.sort_key)).toEqual([20, 21, 22, 23, 24]);
+  });
+
+  it('does not count a message still sending as loaded history', () => {
+    const pending = msg('p', 2 ** 52, noon, { seq: null, status: 'sending', mine: true });
+    const { restarted } = mergeNewest([...range(1, 5), pending], range(20, 24), 5);
+    expect(restarted).toBe(true);
+  });
 });

@@ -3,7 +3,7 @@ import type { MessageStatus, MessageView } from './bindings';
 
 const DAY = 24 * 60 * 60 * 1000;
 
-function startOfDay(ms: number): number {
+export function startOfDay(ms: number): number {
   const d = new Date(ms);
   d.setHours(0, 0, 0, 0);
   return d.getTime();
@@ -65,6 +65,25 @@ export function upsertMessage(list: MessageView[], m: MessageView): MessageView[
     else hi = mid;
   }
   return [...without.slice(0, lo), m, ...without.slice(lo)];
+}
+
+/**
+ * Merges the newest page into the loaded window. If the page does not reach back to the newest
+ * acknowledged message already loaded, messages in between were never loaded: the window
+ * restarts from the page (older ones load again on scrolling up), so it never has a hole.
+ */
+export function mergeNewest(
+  window: MessageView[],
+  page: MessageView[],
+  pageSize: number,
+): { messages: MessageView[]; restarted: boolean } {
+  const acked = window.filter((m) => m.seq !== null);
+  const newestLoaded = acked.length ? acked[acked.length - 1].sort_key : -1;
+  const reaches = page.length < pageSize || window.length === 0 || page[0].sort_key <= newestLoaded;
+  if (!reaches) return { messages: page, restarted: true };
+  let merged = window;
+  for (const m of page) merged = upsertMessage(merged, m);
+  return { messages: merged, restarted: false };
 }
 
 /** Splits what the user typed in "new group" into usernames. */

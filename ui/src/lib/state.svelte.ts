@@ -8,7 +8,7 @@ import type {
   MessageView,
 } from './bindings';
 import { commands, onCoreEvent, unwrap } from './api';
-import { upsertMessage } from './format';
+import { mergeNewest, upsertMessage } from './format';
 
 export const PAGE = 50;
 const TYPING_SHOWS_MS = 5000;
@@ -159,14 +159,20 @@ export class ChatState {
     this.typing = next;
   }
 
-  /** Re-reads the newest page (ticks changed, or many messages arrived) and merges it. */
+  /**
+   * Re-reads the newest page (ticks changed, or many messages arrived) and merges it. When the
+   * page does not reach back to what is loaded, messages in between were never loaded: the
+   * window restarts from the newest page (older ones load again on scrolling up), so the chat
+   * never shows a hole.
+   */
   async refreshStatuses() {
     const id = this.openId;
     if (!id) return;
     const page = await unwrap(commands.messages(id, null, PAGE));
     if (this.openId !== id) return;
-    let merged = this.messages;
-    for (const m of page) merged = upsertMessage(merged, m);
-    this.messages = merged;
+    const { messages, restarted } = mergeNewest(this.messages, page, PAGE);
+    this.messages = messages;
+    if (restarted) this.hasOlder = true;
+    if (page.some((m) => !m.mine)) await this.markRead();
   }
 }
