@@ -113,6 +113,21 @@ pub async fn messages(
         .map_err(api)
 }
 
+/// Up to `limit` messages newer than `after` (a sort key), oldest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn messages_after(
+    client: State<'_, Client>,
+    conversation_id: Uuid,
+    after: i64,
+    limit: u32,
+) -> Res<Vec<MessageView>> {
+    client
+        .messages_after(conversation_id, after, limit)
+        .await
+        .map_err(api)
+}
+
 /// The direct chat with `username` (created on first use).
 #[tauri::command]
 #[specta::specta]

@@ -27,6 +27,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::logout,
             commands::conversations,
             commands::messages,
+            commands::messages_after,
             commands::open_direct,
             commands::create_group,
             commands::send_text,

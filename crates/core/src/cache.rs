@@ -405,6 +405,32 @@ impl Cache {
             .collect()
     }
 
+    /// Up to `limit` messages with `sort_key > after`, oldest first (paging forward).
+    pub async fn messages_after(
+        &self,
+        me: Uuid,
+        conv: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<MessageView>> {
+        let pos = self.positions(me, conv).await?;
+        let rows = sqlx::query(&format!(
+            r#"
+            SELECT {MESSAGE_COLUMNS} FROM messages
+            WHERE conversation_id = ?1 AND sort_key > ?2
+            ORDER BY sort_key LIMIT ?3
+            "#
+        ))
+        .bind(conv.to_string())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Self::message_view(me, pos, r))
+            .collect()
+    }
+
     pub async fn message(&self, me: Uuid, id: Uuid) -> Result<Option<MessageView>> {
         let row = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"

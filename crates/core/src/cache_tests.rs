@@ -106,6 +106,32 @@ async fn pending_messages_sort_after_stored_ones_and_take_their_seq_when_acked()
 }
 
 #[tokio::test]
+async fn pages_go_back_and_forth_without_overlap() {
+    let f = fixture().await;
+    let batch: Vec<_> = (1..=120)
+        .map(|s| msg(&f, s, f.other, &format!("m{s}")))
+        .collect();
+    f.cache.store_messages(&batch).await.unwrap();
+    let newest = f.cache.messages(f.me.id, f.conv, None, 50).await.unwrap();
+    assert_eq!(newest.first().unwrap().seq, Some(71));
+    let older = f
+        .cache
+        .messages(f.me.id, f.conv, Some(newest[0].sort_key), 50)
+        .await
+        .unwrap();
+    assert_eq!((older[0].seq, older[49].seq), (Some(21), Some(70)));
+    let forward = f
+        .cache
+        .messages_after(f.me.id, f.conv, older[49].sort_key, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        forward, newest,
+        "paging forward returns exactly the page after"
+    );
+}
+
+#[tokio::test]
 async fn synced_seq_stops_at_the_first_gap_and_moves_when_it_fills() {
     let f = fixture().await;
     let batch: Vec<_> = [1, 2, 3, 5, 6]

@@ -364,6 +364,20 @@ impl Client {
             .await
     }
 
+    /// Up to `limit` messages newer than `after` (a `sort_key`), oldest first; from the cache.
+    pub async fn messages_after(
+        &self,
+        conversation: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<MessageView>> {
+        let limit = limit.clamp(1, natter_protocol::limits::PAGE_MAX);
+        self.inner
+            .cache
+            .messages_after(self.me()?, conversation, after, limit)
+            .await
+    }
+
     pub async fn message(&self, id: Uuid) -> Result<Option<MessageView>> {
         self.inner.cache.message(self.me()?, id).await
     }

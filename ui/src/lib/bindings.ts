@@ -21,6 +21,8 @@ export const commands = {
 	conversations: () => typedError<ConversationView[], ApiError>(__TAURI_INVOKE("conversations")),
 	/**  Up to `limit` messages older than `before` (a sort key), or the newest; oldest first. */
 	messages: (conversationId: string, before: number | null, limit: number) => typedError<MessageView[], ApiError>(__TAURI_INVOKE("messages", { conversationId, before, limit })),
+	/**  Up to `limit` messages newer than `after` (a sort key), oldest first. */
+	messagesAfter: (conversationId: string, after: number, limit: number) => typedError<MessageView[], ApiError>(__TAURI_INVOKE("messages_after", { conversationId, after, limit })),
 	/**  The direct chat with `username` (created on first use). */
 	openDirect: (username: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("open_direct", { username })),
 	createGroup: (name: string, members: string[]) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("create_group", { name, members })),

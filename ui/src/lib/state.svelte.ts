@@ -11,6 +11,9 @@ import { commands, onCoreEvent, unwrap } from './api';
 import { mergeNewest, upsertMessage } from './format';
 
 export const PAGE = 50;
+/** Most messages kept on screen at once; older and newer ones page in and out on scrolling,
+ * so a chat with 10,000 messages costs the same to render as one with 200. */
+export const WINDOW = 200;
 const TYPING_SHOWS_MS = 5000;
 
 export class ChatState {
@@ -22,13 +25,15 @@ export class ChatState {
   messages = $state.raw<MessageView[]>([]);
   /** Whether older messages may exist above the loaded ones. */
   hasOlder = $state(true);
+  /** Whether newer messages exist below the loaded ones (the reader is back in history). */
+  hasNewer = $state(false);
   connection = $state<ConnectionState>('connecting');
   /** conversation id → who is typing and until when. */
   typing = $state.raw<Record<string, { username: string; until: number }>>({});
   ready = $state(false);
 
   #unlisten: (() => void) | null = null;
-  #loadingOlder = false;
+  #loading = false;
 
   open = $derived(this.conversations.find((c) => c.id === this.openId) ?? null);
 
@@ -67,6 +72,7 @@ export class ChatState {
     this.openId = id;
     this.messages = [];
     this.hasOlder = true;
+    this.hasNewer = false;
     if (!id) return;
     const page = await unwrap(commands.messages(id, null, PAGE));
     if (this.openId !== id) return;
@@ -78,17 +84,46 @@ export class ChatState {
   /** Loads the page above the oldest loaded message; returns how many arrived. */
   async loadOlder(): Promise<number> {
     const id = this.openId;
-    if (!id || !this.hasOlder || this.#loadingOlder || this.messages.length === 0) return 0;
-    this.#loadingOlder = true;
+    if (!id || !this.hasOlder || this.#loading || this.messages.length === 0) return 0;
+    this.#loading = true;
     try {
       const page = await unwrap(commands.messages(id, this.messages[0].sort_key, PAGE));
       if (this.openId !== id) return 0;
       this.hasOlder = page.length === PAGE;
-      this.messages = [...page, ...this.messages];
+      const merged = [...page, ...this.messages];
+      if (merged.length > WINDOW) {
+        this.messages = merged.slice(0, WINDOW);
+        this.hasNewer = true;
+      } else {
+        this.messages = merged;
+      }
       return page.length;
     } finally {
-      this.#loadingOlder = false;
+      this.#loading = false;
     }
+  }
+
+  /** Loads the page below the newest loaded message (scrolling back down); returns how many. */
+  async loadNewer(): Promise<number> {
+    const id = this.openId;
+    const newest = this.messages.at(-1);
+    if (!id || !this.hasNewer || this.#loading || !newest) return 0;
+    this.#loading = true;
+    try {
+      const page = await unwrap(commands.messagesAfter(id, newest.sort_key, PAGE));
+      if (this.openId !== id) return 0;
+      this.hasNewer = page.length === PAGE;
+      this.messages = this.#trimTop([...this.messages, ...page]);
+      return page.length;
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  #trimTop(list: MessageView[]): MessageView[] {
+    if (list.length <= WINDOW) return list;
+    this.hasOlder = true;
+    return list.slice(list.length - WINDOW);
   }
 
   async markRead() {
@@ -101,7 +136,10 @@ export class ChatState {
     const id = this.openId;
     if (!id) return;
     const m = await unwrap(commands.sendText(id, text));
-    if (this.openId === id) this.messages = upsertMessage(this.messages, m);
+    if (this.openId !== id) return;
+    // Writing while reading old history: jump to the newest messages, like every messenger.
+    if (this.hasNewer) await this.openConversation(id);
+    else this.messages = this.#trimTop(upsertMessage(this.messages, m));
   }
 
   typingIn(id: string): string | null {
@@ -115,7 +153,9 @@ export class ChatState {
       case 'message': {
         const m = e.message;
         if (m.conversation_id === this.openId) {
-          this.messages = upsertMessage(this.messages, m);
+          const beyond = this.hasNewer && m.sort_key > (this.messages.at(-1)?.sort_key ?? 0);
+          // While the reader is back in history, new messages wait below until scrolled to.
+          if (!beyond) this.messages = this.#trimTop(upsertMessage(this.messages, m));
           if (!m.mine) void this.markRead();
         }
         if (!m.mine) this.clearTyping(m.conversation_id);
@@ -170,9 +210,11 @@ export class ChatState {
     if (!id) return;
     const page = await unwrap(commands.messages(id, null, PAGE));
     if (this.openId !== id) return;
-    const { messages, restarted } = mergeNewest(this.messages, page, PAGE);
-    this.messages = messages;
-    if (restarted) this.hasOlder = true;
+    if (!this.hasNewer) {
+      const { messages, restarted } = mergeNewest(this.messages, page, PAGE);
+      this.messages = this.#trimTop(messages);
+      if (restarted) this.hasOlder = true;
+    }
     if (page.some((m) => !m.mine)) await this.markRead();
   }
 }
