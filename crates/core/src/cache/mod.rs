@@ -3,9 +3,11 @@
 //! One writer connection and a few readers (WAL), `synchronous=FULL` because the outbox holds
 //! messages that exist nowhere else yet. Bursts are written in one transaction.
 
+mod outbox;
+mod session;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use natter_protocol::{Account, Conversation, ConversationKind, Message, ReceiptKind};
@@ -101,70 +103,6 @@ impl Cache {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
-    }
-
-    // ---- session -------------------------------------------------------------------------
-
-    pub(crate) async fn session(&self) -> Result<Option<Session>> {
-        let row = sqlx::query(
-            "SELECT server_url, token, user_id, username, birthdate FROM session WHERE id = 1",
-        )
-        .fetch_optional(&self.read)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let birthdate: String = row.try_get("birthdate")?;
-        Ok(Some(Session {
-            server_url: row.try_get("server_url")?,
-            token: row.try_get("token")?,
-            account: Account {
-                id: uuid(&row, "user_id")?,
-                username: row.try_get("username")?,
-                birthdate: chrono::NaiveDate::from_str(&birthdate)
-                    .map_err(|e| CoreError::Storage(format!("bad birthdate: {e}")))?,
-            },
-        }))
-    }
-
-    /// Stores a new session. A different account on the same profile starts from an empty
-    /// cache, so one person's messages never show under another's name.
-    pub(crate) async fn save_session(&self, s: &Session) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        let previous: Option<String> = sqlx::query_scalar("SELECT user_id FROM session")
-            .fetch_optional(&mut *tx)
-            .await?;
-        if previous.is_some_and(|p| p != s.account.id.to_string()) {
-            sqlx::query("DELETE FROM outbox").execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM conversations")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            r#"
-            INSERT INTO session (id, server_url, token, user_id, username, birthdate)
-            VALUES (1, ?1, ?2, ?3, ?4, ?5)
-            ON CONFLICT (id) DO UPDATE SET
-                server_url = excluded.server_url, token = excluded.token,
-                user_id = excluded.user_id, username = excluded.username,
-                birthdate = excluded.birthdate
-            "#,
-        )
-        .bind(&s.server_url)
-        .bind(&s.token)
-        .bind(s.account.id.to_string())
-        .bind(&s.account.username)
-        .bind(s.account.birthdate.to_string())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Forgets the token; cached messages and the outbox stay for the next log-in.
-    pub(crate) async fn clear_session(&self) -> Result<()> {
-        sqlx::query("DELETE FROM session")
-            .execute(&self.write)
-            .await?;
-        Ok(())
     }
 
     // ---- conversations -------------------------------------------------------------------
@@ -692,79 +630,6 @@ impl Cache {
         .bind(seq)
         .execute(&self.write)
         .await?;
-        Ok(())
-    }
-
-    // ---- outbox --------------------------------------------------------------------------
-
-    /// The oldest queued message. Messages go out strictly in the order they were written,
-    /// so a retry never lets a later message overtake an earlier one.
-    pub(crate) async fn outbox_head(&self) -> Result<Option<OutboxItem>> {
-        let row = sqlx::query(
-            r#"
-            SELECT o.message_id, o.conversation_id, m.text, o.attempts, o.next_attempt_at
-            FROM outbox o JOIN messages m ON m.id = o.message_id
-            ORDER BY o.rowid LIMIT 1
-            "#,
-        )
-        .fetch_optional(&self.read)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(OutboxItem {
-            message_id: uuid(&row, "message_id")?,
-            conversation_id: uuid(&row, "conversation_id")?,
-            text: row.try_get("text")?,
-            attempts: row.try_get("attempts")?,
-            next_attempt_at: row.try_get("next_attempt_at")?,
-        }))
-    }
-
-    pub async fn outbox_len(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(&self.read)
-            .await?)
-    }
-
-    pub(crate) async fn outbox_retry_later(
-        &self,
-        id: Uuid,
-        attempts: i64,
-        next_attempt_at: i64,
-        error: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE message_id = ?1",
-        )
-        .bind(id.to_string())
-        .bind(attempts)
-        .bind(next_attempt_at)
-        .bind(error)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    /// Makes every queued message due now (the connection just came back).
-    pub(crate) async fn outbox_retry_now(&self) -> Result<()> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = 0")
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-
-    /// The server refused the message for good: keep it, marked failed, out of the queue.
-    pub(crate) async fn outbox_fail(&self, id: Uuid, error: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE messages SET failed = ?2 WHERE id = ?1")
-            .bind(id.to_string())
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 }

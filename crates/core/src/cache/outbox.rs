@@ -1,0 +1,80 @@
+//! The outbox table: messages written here that the server has not acknowledged yet.
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{uuid, Cache, OutboxItem};
+use crate::error::Result;
+
+impl Cache {
+    /// The oldest queued message. Messages go out strictly in the order they were written,
+    /// so a retry never lets a later message overtake an earlier one.
+    pub(crate) async fn outbox_head(&self) -> Result<Option<OutboxItem>> {
+        let row = sqlx::query(
+            r#"
+            SELECT o.message_id, o.conversation_id, m.text, o.attempts, o.next_attempt_at
+            FROM outbox o JOIN messages m ON m.id = o.message_id
+            ORDER BY o.rowid LIMIT 1
+            "#,
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(OutboxItem {
+            message_id: uuid(&row, "message_id")?,
+            conversation_id: uuid(&row, "conversation_id")?,
+            text: row.try_get("text")?,
+            attempts: row.try_get("attempts")?,
+            next_attempt_at: row.try_get("next_attempt_at")?,
+        }))
+    }
+
+    pub async fn outbox_len(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&self.read)
+            .await?)
+    }
+
+    pub(crate) async fn outbox_retry_later(
+        &self,
+        id: Uuid,
+        attempts: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE message_id = ?1",
+        )
+        .bind(id.to_string())
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Makes every queued message due now (the connection just came back).
+    pub(crate) async fn outbox_retry_now(&self) -> Result<()> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = 0")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// The server refused the message for good: keep it, marked failed, out of the queue.
+    pub(crate) async fn outbox_fail(&self, id: Uuid, error: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE messages SET failed = ?2 WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(error)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! The signed-in session stored in the profile.
+
+use std::str::FromStr;
+
+use natter_protocol::Account;
+use sqlx::Row;
+
+use super::{uuid, Cache, Session};
+use crate::error::{CoreError, Result};
+
+impl Cache {
+    pub(crate) async fn session(&self) -> Result<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT server_url, token, user_id, username, birthdate FROM session WHERE id = 1",
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let birthdate: String = row.try_get("birthdate")?;
+        Ok(Some(Session {
+            server_url: row.try_get("server_url")?,
+            token: row.try_get("token")?,
+            account: Account {
+                id: uuid(&row, "user_id")?,
+                username: row.try_get("username")?,
+                birthdate: chrono::NaiveDate::from_str(&birthdate)
+                    .map_err(|e| CoreError::Storage(format!("bad birthdate: {e}")))?,
+            },
+        }))
+    }
+
+    /// Stores a new session. A different account on the same profile starts from an empty
+    /// cache, so one person's messages never show under another's name.
+    pub(crate) async fn save_session(&self, s: &Session) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let previous: Option<String> = sqlx::query_scalar("SELECT user_id FROM session")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if previous.is_some_and(|p| p != s.account.id.to_string()) {
+            sqlx::query("DELETE FROM outbox").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM conversations")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            r#"
+            INSERT INTO session (id, server_url, token, user_id, username, birthdate)
+            VALUES (1, ?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT (id) DO UPDATE SET
+                server_url = excluded.server_url, token = excluded.token,
+                user_id = excluded.user_id, username = excluded.username,
+                birthdate = excluded.birthdate
+            "#,
+        )
+        .bind(&s.server_url)
+        .bind(&s.token)
+        .bind(s.account.id.to_string())
+        .bind(&s.account.username)
+        .bind(s.account.birthdate.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the token; cached messages and the outbox stay for the next log-in.
+    pub(crate) async fn clear_session(&self) -> Result<()> {
+        sqlx::query("DELETE FROM session")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+}
