@@ -145,6 +145,20 @@ pub async fn create_group(
     client.create_group(&name, &members).await.map_err(api)
 }
 
+/// Adds `username` to a group this account created.
+#[tauri::command]
+#[specta::specta]
+pub async fn add_member(
+    client: State<'_, Client>,
+    conversation_id: Uuid,
+    username: String,
+) -> Res<ConversationView> {
+    client
+        .add_member(conversation_id, &username)
+        .await
+        .map_err(api)
+}
+
 /// Queues a message; it shows at once as "sending".
 #[tauri::command]
 #[specta::specta]

@@ -30,6 +30,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::messages_after,
             commands::open_direct,
             commands::create_group,
+            commands::add_member,
             commands::send_text,
             commands::mark_read,
             commands::typing,

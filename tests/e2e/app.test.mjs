@@ -53,6 +53,11 @@ test('sign up, chat with a CLI user, receive a live reply', async (t) => {
   const title = await s.waitFor('[data-testid="conversation-title"]');
   await s.until('the chat with bob to open', async () => (await title.text()).includes('bob'));
 
+  // Online: no "Connecting…" or "Offline" banner.
+  await s.until('the connection banner to go away', async () =>
+    (await s.execute(`return document.querySelectorAll('.banner').length`)) === 0,
+  );
+
   // Send with Enter.
   const composer = await s.waitFor('[data-testid="composer"]');
   await composer.type('Hello from the app <b>not bold</b>');
@@ -99,4 +104,31 @@ test('sign up, chat with a CLI user, receive a live reply', async (t) => {
   await s.setWindowRect({ width: 390, height: 844 }).catch(() => {});
   await new Promise((r) => setTimeout(r, 500));
   writeFileSync(join(SHOTS, 'conversation-phone.png'), await s.screenshot());
+  await s.setWindowRect({ width: 1100, height: 760 }).catch(() => {});
+
+  // A group: made in the app, written to, and grown by its creator.
+  natter('carol', 'signup', '--username', 'carol', '--password', 'carol-password-1', '--birthdate', '1991-03-03');
+  await (await s.waitFor('[data-testid="new-group"]')).click();
+  await (await s.waitFor('[data-testid="group-name"]')).type('Weekend plans');
+  await (await s.find('[data-testid="group-members"]')).type('bob');
+  await (await s.find('[data-testid="group-submit"]')).click();
+  await s.until('the group to open', async () =>
+    (await (await s.find('[data-testid="conversation-title"]')).text()) === 'Weekend plans',
+  );
+  const groupComposer = await s.waitFor('[data-testid="composer"]');
+  await groupComposer.type('Picnic on Saturday?');
+  await groupComposer.type(KEY_ENTER);
+  await (await s.waitFor('[data-testid="add-member"]')).click();
+  await (await s.waitFor('[data-testid="add-member-username"]')).type('carol');
+  await (await s.find('[data-testid="add-member-submit"]')).click();
+  await s.until('carol in the member list', async () =>
+    (await (await s.find('[data-testid="group-member-list"]')).text()).includes('carol'),
+  );
+  const groups = JSON.parse(natter('bob', 'conversations', '--json')).filter((c) => c.kind === 'group');
+  assert.equal(groups.length, 1);
+  assert.equal(groups[0].title, 'Weekend plans');
+  assert.deepEqual(groups[0].members, ['alice', 'bob', 'carol']);
+  assert.equal(groups[0].last_message.text, 'Picnic on Saturday?');
+  assert.equal(await s.execute(`return document.querySelectorAll('.banner').length`), 0, 'still online');
+  writeFileSync(join(SHOTS, 'group.png'), await s.screenshot());
 });

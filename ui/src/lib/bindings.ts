@@ -26,6 +26,8 @@ export const commands = {
 	/**  The direct chat with `username` (created on first use). */
 	openDirect: (username: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("open_direct", { username })),
 	createGroup: (name: string, members: string[]) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("create_group", { name, members })),
+	/**  Adds `username` to a group this account created. */
+	addMember: (conversationId: string, username: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("add_member", { conversationId, username })),
 	/**  Queues a message; it shows at once as "sending". */
 	sendText: (conversationId: string, text: string) => typedError<MessageView, ApiError>(__TAURI_INVOKE("send_text", { conversationId, text })),
 	markRead: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_read", { conversationId })),

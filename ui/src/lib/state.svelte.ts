@@ -34,6 +34,10 @@ export class ChatState {
 
   #unlisten: (() => void) | null = null;
   #loading = false;
+  /** Counts connection events, so a late answer to `connection()` never overwrites a newer one. */
+  #connectionEvents = 0;
+  /** Counts conversation events, so a list read that started before one is not applied. */
+  #listEpoch = 0;
 
   open = $derived(this.conversations.find((c) => c.id === this.openId) ?? null);
 
@@ -41,7 +45,7 @@ export class ChatState {
     this.#unlisten = await onCoreEvent((e) => this.apply(e));
     this.serverUrl = await unwrap(commands.serverUrl());
     this.account = await unwrap(commands.session());
-    this.connection = await unwrap(commands.connection());
+    await this.syncConnection();
     if (this.account) await this.refreshList();
     this.ready = true;
   }
@@ -52,8 +56,15 @@ export class ChatState {
 
   async signedIn(account: Account) {
     this.account = account;
-    this.connection = await unwrap(commands.connection());
+    await this.syncConnection();
     await this.refreshList();
+  }
+
+  /** Asks for the connection state (events sent before this page listened were missed). */
+  async syncConnection() {
+    const seen = this.#connectionEvents;
+    const state = await unwrap(commands.connection());
+    if (this.#connectionEvents === seen) this.connection = state;
   }
 
   async logout() {
@@ -64,8 +75,17 @@ export class ChatState {
     this.messages = [];
   }
 
+  /** Re-reads the list. If a conversation event arrived meanwhile, the answer may predate
+   * it (a race that once left a read chat showing "1 unread"), so it reads again. */
   async refreshList() {
-    this.conversations = await unwrap(commands.conversations());
+    for (;;) {
+      const epoch = this.#listEpoch;
+      const list = await unwrap(commands.conversations());
+      if (epoch === this.#listEpoch) {
+        this.conversations = list;
+        return;
+      }
+    }
   }
 
   async openConversation(id: string | null) {
@@ -166,6 +186,7 @@ export class ChatState {
         if (e.conversation_id === this.openId) void this.refreshStatuses();
         break;
       case 'conversation':
+        this.#listEpoch++;
         this.conversations = [
           e.conversation,
           ...this.conversations.filter((c) => c.id !== e.conversation.id),
@@ -182,6 +203,7 @@ export class ChatState {
         break;
       }
       case 'connection':
+        this.#connectionEvents++;
         this.connection = e.state;
         break;
       case 'signed_out':

@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ConversationView } from './bindings';
+
+// The edge of what a unit test can have: the Tauri bridge. Everything else is the real state.
+const pending: Array<(v: unknown) => void> = [];
+const lists: Array<(v: unknown) => void> = [];
+vi.mock('./bindings', () => ({
+  commands: {
+    connection: () => new Promise((resolve) => pending.push(resolve)),
+    conversations: () => new Promise((resolve) => lists.push(resolve)),
+  },
+  events: { natterEvent: { listen: async () => () => {} } },
+}));
+
+const { ChatState } = await import('./state.svelte');
+
+afterEach(() => {
+  pending.length = 0;
+  lists.length = 0;
+});
+
+function conv(unread: number): ConversationView {
+  return {
+    id: 'c1',
+    kind: 'direct',
+    title: 'bob',
+    members: ['alice', 'bob'],
+    is_creator: true,
+    last_message: null,
+    unread,
+    updated_at: 1,
+  };
+}
+
+describe('conversation list', () => {
+  it('a list read that started before a newer conversation event is read again', async () => {
+    const chat = new ChatState();
+    const refreshing = chat.refreshList();
+    // Marking the chat read reports unread 0 while the first read (unread 1) is on its way.
+    chat.apply({ type: 'conversation', conversation: conv(0) });
+    lists[0]({ status: 'ok', data: [conv(1)] });
+    await vi.waitFor(() => expect(lists.length).toBe(2));
+    expect(chat.conversations[0].unread).toBe(0);
+    lists[1]({ status: 'ok', data: [conv(0)] });
+    await refreshing;
+    expect(chat.conversations[0].unread).toBe(0);
+  });
+});
+
+describe('connection state', () => {
+  it('a late answer does not overwrite a newer event', async () => {
+    const chat = new ChatState();
+    const asked = chat.syncConnection();
+    // The core reports "online" while the question is still on its way back...
+    chat.apply({ type: 'connection', state: 'online' });
+    // ...and the answer, read before that, says "connecting".
+    pending[0]({ status: 'ok', data: 'connecting' });
+    await asked;
+    expect(chat.connection).toBe('online');
+  });
+
+  it('takes the answer when nothing newer happened', async () => {
+    const chat = new ChatState();
+    const asked = chat.syncConnection();
+    pending[0]({ status: 'ok', data: 'offline' });
+    await asked;
+    expect(chat.connection).toBe('offline');
+  });
+});
