@@ -23,8 +23,17 @@ struct Cli {
     /// Profile directory (session and local cache).
     #[arg(long, global = true, env = "NATTER_PROFILE")]
     profile: Option<PathBuf>,
+    /// Log format on stderr: `text` for people, `json` (one object a line) for log collectors.
+    #[arg(long, global = true, env = "NATTER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -136,7 +145,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let is_server = matches!(cli.command, Command::Server { .. });
-    init_logging(is_server);
+    init_logging(is_server, cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -158,14 +167,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(server: bool) {
+fn init_logging(server: bool, format: LogFormat) {
     let default = if server { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
 }
 
 fn default_profile() -> PathBuf {

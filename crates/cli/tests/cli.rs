@@ -185,6 +185,54 @@ fn signup_send_and_read_from_the_command_line() {
 }
 
 #[test]
+fn the_server_can_log_one_json_object_per_line() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--log-format",
+            "json",
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let cli = Cli::new(url.trim(), data.path());
+    cli.fails(
+        "p",
+        &["login", "--username", "nobody", "--password", "whatever-pw"],
+    );
+    child.kill().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    child.wait().unwrap();
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"].as_str() == Some("serving")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN" && l.to_string().contains("invalid_credentials")),
+        "the refused log-in is logged with its code: {stderr}"
+    );
+}
+
+#[test]
 fn every_failure_exits_non_zero_with_one_line() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
