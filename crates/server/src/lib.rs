@@ -117,6 +117,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         allowed_origins: config.allowed_origins.into(),
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
+        revoked: tokio::sync::broadcast::channel(256).0,
     };
     let app = routes::app(state);
     let signal = shutdown.clone();

@@ -19,6 +19,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// WebSocket tasks, awaited on shutdown.
     pub tasks: TaskTracker,
+    /// Token hashes of sessions just logged out: their open WebSockets close at once.
+    pub revoked: tokio::sync::broadcast::Sender<[u8; 32]>,
 }
 
 /// Milliseconds since the Unix epoch.

@@ -24,6 +24,8 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code "try again later": the client fell behind and must resync.
 const CLOSE_TRY_AGAIN: u16 = 1013;
+/// Close code "policy violation": the session was logged out.
+const CLOSE_SESSION_ENDED: u16 = 1008;
 
 /// Open the event feed. Each `ServerEvent` arrives as one JSON text frame; the client may
 /// send `ClientFrame`s. Browsers must come from an allowed origin.
@@ -63,12 +65,27 @@ pub async fn ws(
         .ok_or_else(Error::unauthenticated)?;
     // Subscribe before answering, so nothing published after the 101 is missed.
     let events = state.bus.subscribe(user.id);
+    let revoked = state.revoked.subscribe();
     let tasks = state.tasks.clone();
-    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(run(socket, state, account, events))))
+    Ok(upgrade.on_upgrade(move |socket| {
+        tasks.track_future(run(
+            socket,
+            state,
+            account,
+            events,
+            (user.token_hash, revoked),
+        ))
+    }))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %account.id))]
-async fn run(socket: WebSocket, state: AppState, account: Account, mut events: Subscription) {
+async fn run(
+    socket: WebSocket,
+    state: AppState,
+    account: Account,
+    mut events: Subscription,
+    (token_hash, mut revoked): ([u8; 32], tokio::sync::broadcast::Receiver<[u8; 32]>),
+) {
     tracing::info!("websocket open");
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
@@ -77,6 +94,16 @@ async fn run(socket: WebSocket, state: AppState, account: Account, mut events: S
             () = state.shutdown.cancelled() => {
                 break Some((CLOSE_GOING_AWAY, "server shutting down"));
             }
+            gone = revoked.recv() => match gone {
+                Ok(hash) if hash == token_hash => {
+                    tracing::info!("session logged out; closing its websocket");
+                    break Some((CLOSE_SESSION_ENDED, "session ended"));
+                }
+                // Another session's log-out, or missed notices (a log-out is also checked on
+                // the next request and reconnect).
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break Some((CLOSE_GOING_AWAY, "server shutting down")),
+            },
             event = events.recv() => match event {
                 Ok(event) => {
                     let text = match serde_json::to_string(&event) {

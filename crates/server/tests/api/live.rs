@@ -190,3 +190,28 @@ async fn shutdown_closes_websockets_with_a_close_frame() {
         .expect("shutdown finishes")
         .expect("task");
 }
+
+#[tokio::test]
+async fn logging_out_closes_that_sessions_websocket_at_once() {
+    let h = Harness::new().await;
+    let alice = h.user("alice").await;
+    let other_device = h.login("alice").await;
+    let mut ws = alice.ws().await;
+    let mut other_ws = other_device.ws().await;
+    // Give both sockets time to be registered before the log-out.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(alice.api.post("/v1/logout", json!({})).await.status, 204);
+    let frame = tokio::time::timeout(Duration::from_secs(5), ws.stream.next())
+        .await
+        .expect("closed at once");
+    match frame {
+        Some(Ok(WsMessage::Close(Some(close)))) => assert_eq!(u16::from(close.code), 1008),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // The same account's other session keeps its live feed.
+    let still_open = tokio::time::timeout(Duration::from_millis(300), other_ws.stream.next()).await;
+    assert!(
+        still_open.is_err(),
+        "the other device's socket stayed open: {still_open:?}"
+    );
+}
