@@ -126,6 +126,17 @@ test('10,000 messages: catch up after a restart and scroll back to the first', a
   const numbers = history.map((x) => Number(x.slice(8))).sort((a, b) => a - b);
   assert.deepEqual(numbers, Array.from({ length: COUNT }, (_, i) => i));
   assert.equal(result.first, 'Hello from the app <b>not bold</b>', 'the first message is at the top');
+  // Back at the top, one tap returns to the newest message.
+  await (await s.waitFor('[data-testid="jump-to-newest"]')).click();
+  const res = await fetch(`${SERVER}/v1/conversations/${conv.id}/messages?limit=1`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const [newest] = await res.json();
+  await s.until('the newest message after jumping', async () => {
+    const texts = await s.execute(`return [...document.querySelectorAll('[data-testid="message-text"]')].map(e => e.textContent)`);
+    return texts.at(-1) === newest.text && (await s.findAll('[data-testid="jump-to-newest"]')).length === 0;
+  });
+
   console.log(
     `scrolled back through ${result.seen.length} messages in ${Math.round(result.ms)} ms ` +
       `(at most ${result.maxRows} on screen at once); ` +
