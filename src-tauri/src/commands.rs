@@ -170,6 +170,13 @@ pub async fn send_text(
     client.send_text(conversation_id, &text).await.map_err(api)
 }
 
+/// Deletes a message that was never sent (queued or refused).
+#[tauri::command]
+#[specta::specta]
+pub async fn discard_message(client: State<'_, Client>, id: Uuid) -> Res<()> {
+    client.discard(id).await.map_err(api)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn mark_read(client: State<'_, Client>, conversation_id: Uuid) -> Res<()> {

@@ -32,6 +32,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::create_group,
             commands::add_member,
             commands::send_text,
+            commands::discard_message,
             commands::mark_read,
             commands::typing,
         ])

@@ -118,3 +118,29 @@ async fn clients_reconnect_by_themselves_after_the_server_restarts() {
     send_recv(&alice, &bob, "after the restart").await;
     send_recv(&bob, &alice, "still here").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_deleted_before_it_went_out_never_arrives() {
+    let mut h = Harness::new().await;
+    let alice = h.alice().await;
+    let bob = h.bob().await;
+    let conv = alice.chat_with(&bob).await;
+    send_recv(&alice, &bob, "first").await;
+
+    h.server.stop().await;
+    let oops = alice.send(conv, "sent to the wrong person").await;
+    alice.send(conv, "ignore that").await;
+    alice.client.discard(oops.id).await.unwrap();
+    assert_eq!(alice.texts(conv).await, ["first", "ignore that"]);
+    h.server.restart().await;
+
+    bob.wait_for_text(conv, "ignore that").await;
+    eventually("alice's outbox drains", || async {
+        (alice.client.cache().outbox_len().await.ok()? == 0).then_some(())
+    })
+    .await;
+    assert_eq!(bob.texts(conv).await, ["first", "ignore that"]);
+    // Once it is out, it cannot be taken back from this device.
+    let sent = alice.messages(conv).await.pop().unwrap();
+    assert!(alice.client.discard(sent.id).await.is_err());
+}

@@ -430,6 +430,7 @@ fn describe(ev: &CoreEvent) -> String {
     match ev {
         CoreEvent::Message { message } => human_message(message),
         CoreEvent::Receipts { conversation_id } => format!("receipts changed in {conversation_id}"),
+        CoreEvent::MessageRemoved { id, .. } => format!("unsent message {id} deleted"),
         CoreEvent::Typing { username, .. } => format!("{username} is typing…"),
         CoreEvent::Conversation { conversation } => format!("conversation {}", conversation.title),
         CoreEvent::Connection { state } => format!("connection: {state:?}").to_lowercase(),

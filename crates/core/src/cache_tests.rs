@@ -274,3 +274,35 @@ async fn a_reopened_cache_keeps_everything() {
     let page = again.messages(f.me.id, f.conv, None, 10).await.unwrap();
     assert_eq!(page[0].text, "survives");
 }
+
+#[tokio::test]
+async fn only_unsent_messages_can_be_discarded() {
+    let f = fixture().await;
+    let queued = Uuid::now_v7();
+    f.cache
+        .insert_pending(f.conv, queued, &f.me, "never mind")
+        .await
+        .unwrap();
+    let sent = msg(&f, 1, f.me.id, "already out");
+    f.cache
+        .store_messages(std::slice::from_ref(&sent))
+        .await
+        .unwrap();
+
+    assert_eq!(f.cache.discard_unsent(queued).await.unwrap(), Some(f.conv));
+    assert_eq!(
+        f.cache.outbox_len().await.unwrap(),
+        0,
+        "its outbox entry went with it"
+    );
+    assert_eq!(f.cache.discard_unsent(sent.id).await.unwrap(), None);
+    let texts: Vec<_> = f
+        .cache
+        .messages(f.me.id, f.conv, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["already out"]);
+}

@@ -415,6 +415,26 @@ impl Client {
         Ok(view)
     }
 
+    /// Deletes a message that was never sent (still queued, or refused by the server). A
+    /// message the server already has cannot be taken back this way.
+    pub async fn discard(&self, id: Uuid) -> Result<()> {
+        self.auth()?;
+        match self.inner.cache.discard_unsent(id).await? {
+            Some(conversation_id) => {
+                self.emit(CoreEvent::MessageRemoved {
+                    conversation_id,
+                    id,
+                });
+                Ok(())
+            }
+            None => Err(natter_protocol::ApiError::new(
+                ErrorCode::BadRequest,
+                "only a message that has not been sent can be deleted",
+            )
+            .into()),
+        }
+    }
+
     /// Marks everything in the conversation as read, here and (when reachable) on the server.
     pub async fn mark_read(&self, conversation: Uuid) -> Result<()> {
         let (token, me) = self.auth()?;

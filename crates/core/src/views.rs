@@ -80,6 +80,8 @@ pub enum ConnectionState {
 pub enum CoreEvent {
     /// A message appeared or changed (sent, failed, arrived).
     Message { message: MessageView },
+    /// An unsent message was deleted on this device.
+    MessageRemoved { conversation_id: Uuid, id: Uuid },
     /// Delivery or read positions moved: the status of own messages may have changed.
     Receipts { conversation_id: Uuid },
     /// Someone is typing in a conversation (show it for about 5 seconds).

@@ -61,6 +61,36 @@ describe('MessageBubble', () => {
   });
 });
 
+describe('unsent messages', () => {
+  it('can be cancelled while sending or deleted once failed, never after they went out', async () => {
+    const onDiscard = vi.fn();
+    for (const [status, label] of [
+      ['sending', 'Cancel sending'],
+      ['failed', 'Delete'],
+    ] as const) {
+      const { getByTestId, unmount } = render(MessageBubble, {
+        message: mine({ status, error: status === 'failed' ? 'refused' : null }),
+        showSender: false,
+        onDiscard,
+      });
+      const button = getByTestId('discard');
+      expect(button.textContent?.trim()).toBe(label);
+      await fireEvent.click(button);
+      unmount();
+    }
+    expect(onDiscard).toHaveBeenCalledTimes(2);
+    for (const status of ['sent', 'delivered', 'read'] as const) {
+      const { queryByTestId, unmount } = render(MessageBubble, {
+        message: mine({ status }),
+        showSender: false,
+        onDiscard,
+      });
+      expect(queryByTestId('discard')).toBeNull();
+      unmount();
+    }
+  });
+});
+
 describe('Composer', () => {
   it('sends on Enter and inserts a newline on Shift+Enter', async () => {
     const onSend = vi.fn();

@@ -30,6 +30,8 @@ export const commands = {
 	addMember: (conversationId: string, username: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("add_member", { conversationId, username })),
 	/**  Queues a message; it shows at once as "sending". */
 	sendText: (conversationId: string, text: string) => typedError<MessageView, ApiError>(__TAURI_INVOKE("send_text", { conversationId, text })),
+	/**  Deletes a message that was never sent (queued or refused). */
+	discardMessage: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("discard_message", { id })),
 	markRead: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_read", { conversationId })),
 	typing: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("typing", { conversationId })),
 };
@@ -84,6 +86,8 @@ export type ConversationView = {
 export type CoreEvent = 
 /**  A message appeared or changed (sent, failed, arrived). */
 { type: "message"; message: MessageView } | 
+/**  An unsent message was deleted on this device. */
+{ type: "message_removed"; conversation_id: string; id: string } | 
 /**  Delivery or read positions moved: the status of own messages may have changed. */
 { type: "receipts"; conversation_id: string } | 
 /**  Someone is typing in a conversation (show it for about 5 seconds). */

@@ -182,6 +182,12 @@ export class ChatState {
         void this.refreshList();
         break;
       }
+      case 'message_removed':
+        if (e.conversation_id === this.openId) {
+          this.messages = this.messages.filter((m) => m.id !== e.id);
+        }
+        void this.refreshList();
+        break;
       case 'receipts':
         if (e.conversation_id === this.openId) void this.refreshStatuses();
         break;

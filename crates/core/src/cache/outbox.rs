@@ -77,4 +77,19 @@ impl Cache {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Deletes a message the server never accepted (still queued, or refused), with its
+    /// outbox entry. Returns its conversation, or `None` if there was no such unsent message.
+    pub(crate) async fn discard_unsent(&self, id: Uuid) -> Result<Option<Uuid>> {
+        let conv: Option<String> = sqlx::query_scalar(
+            "DELETE FROM messages WHERE id = ?1 AND seq IS NULL RETURNING conversation_id",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.write)
+        .await?;
+        conv.map(|c| {
+            Uuid::parse_str(&c).map_err(|e| crate::error::CoreError::Storage(e.to_string()))
+        })
+        .transpose()
+    }
 }
