@@ -106,6 +106,9 @@ test('sign up, chat with a CLI user, receive a live reply', async (t) => {
   writeFileSync(join(SHOTS, 'conversation-phone.png'), await s.screenshot());
   await s.setWindowRect({ width: 1100, height: 760 }).catch(() => {});
 
+  // A draft stays with its chat.
+  await (await s.find('[data-testid="composer"]')).type('draft for bob');
+
   // A group: made in the app, written to, and grown by its creator.
   natter('carol', 'signup', '--username', 'carol', '--password', 'carol-password-1', '--birthdate', '1991-03-03');
   await (await s.waitFor('[data-testid="new-group"]')).click();
@@ -116,6 +119,7 @@ test('sign up, chat with a CLI user, receive a live reply', async (t) => {
     (await (await s.find('[data-testid="conversation-title"]')).text()) === 'Weekend plans',
   );
   const groupComposer = await s.waitFor('[data-testid="composer"]');
+  assert.equal(await groupComposer.prop('value'), '', "bob's draft does not follow into the group");
   await groupComposer.type('Picnic on Saturday?');
   await groupComposer.type(KEY_ENTER);
   await (await s.waitFor('[data-testid="add-member"]')).click();
@@ -131,4 +135,9 @@ test('sign up, chat with a CLI user, receive a live reply', async (t) => {
   assert.equal(groups[0].last_message.text, 'Picnic on Saturday?');
   assert.equal(await s.execute(`return document.querySelectorAll('.banner').length`), 0, 'still online');
   writeFileSync(join(SHOTS, 'group.png'), await s.screenshot());
+
+  await (await s.find('[data-testid="conversation-item"][data-title="bob"]')).click();
+  await s.until("bob's draft back in his chat", async () =>
+    (await (await s.find('[data-testid="composer"]')).prop('value')) === 'draft for bob',
+  );
 });

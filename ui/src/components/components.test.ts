@@ -105,6 +105,22 @@ describe('Composer', () => {
     expect(box.value).toBe('');
   });
 
+  it('starts from the chat\'s draft and reports what is typed', async () => {
+    const onDraft = vi.fn();
+    const { getByTestId } = render(Composer, {
+      onSend: () => {},
+      onTyping: () => {},
+      draft: 'half a thought',
+      onDraft,
+    });
+    const box = getByTestId('composer') as HTMLTextAreaElement;
+    expect(box.value).toBe('half a thought');
+    await fireEvent.input(box, { target: { value: 'half a thought, finished' } });
+    expect(onDraft).toHaveBeenLastCalledWith('half a thought, finished');
+    await fireEvent.keyDown(box, { key: 'Enter' });
+    expect(onDraft).toHaveBeenLastCalledWith('');
+  });
+
   it('does not send blank or over-long text', async () => {
     const onSend = vi.fn();
     const { getByTestId, findByRole } = render(Composer, { onSend, onTyping: () => {} });

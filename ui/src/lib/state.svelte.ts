@@ -31,6 +31,8 @@ export class ChatState {
   /** conversation id → who is typing and until when. */
   typing = $state.raw<Record<string, { username: string; until: number }>>({});
   ready = $state(false);
+  /** Unsent text per chat, so switching chats never carries a draft into the wrong one. */
+  drafts: Record<string, string> = {};
 
   #unlisten: (() => void) | null = null;
   #loading = false;
@@ -160,6 +162,11 @@ export class ChatState {
     // Writing while reading old history: jump to the newest messages, like every messenger.
     if (this.hasNewer) await this.openConversation(id);
     else this.messages = this.#trimTop(upsertMessage(this.messages, m));
+  }
+
+  setDraft(id: string, text: string) {
+    if (text) this.drafts[id] = text;
+    else delete this.drafts[id];
   }
 
   typingIn(id: string): string | null {
