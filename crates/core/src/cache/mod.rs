@@ -327,23 +327,8 @@ impl Cache {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<MessageView>> {
-        let pos = self.positions(me, conv).await?;
-        let rows = sqlx::query(&format!(
-            r#"
-            SELECT {MESSAGE_COLUMNS} FROM messages
-            WHERE conversation_id = ?1 AND sort_key < ?2
-            ORDER BY sort_key DESC LIMIT ?3
-            "#
-        ))
-        .bind(conv.to_string())
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .rev()
-            .map(|r| Self::message_view(me, pos, r))
-            .collect()
+        self.page(me, conv, Some(before.unwrap_or(i64::MAX)), None, limit)
+            .await
     }
 
     /// Up to `limit` messages with `sort_key > after`, oldest first (paging forward).
@@ -354,22 +339,44 @@ impl Cache {
         after: i64,
         limit: u32,
     ) -> Result<Vec<MessageView>> {
+        self.page(me, conv, None, Some(after), limit).await
+    }
+
+    /// One page next to a sort key: the `limit` closest below `before`, or above `after`;
+    /// oldest first either way.
+    async fn page(
+        &self,
+        me: Uuid,
+        conv: Uuid,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageView>> {
         let pos = self.positions(me, conv).await?;
+        let (cmp, order, key) = match (before, after) {
+            (_, Some(a)) => (">", "ASC", a),
+            (b, None) => ("<", "DESC", b.unwrap_or(i64::MAX)),
+        };
         let rows = sqlx::query(&format!(
             r#"
             SELECT {MESSAGE_COLUMNS} FROM messages
-            WHERE conversation_id = ?1 AND sort_key > ?2
-            ORDER BY sort_key LIMIT ?3
+            WHERE conversation_id = ?1 AND sort_key {cmp} ?2
+            ORDER BY sort_key {order} LIMIT ?3
             "#
         ))
         .bind(conv.to_string())
-        .bind(after)
+        .bind(key)
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
+        let mut views = rows
+            .iter()
             .map(|r| Self::message_view(me, pos, r))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if order == "DESC" {
+            views.reverse();
+        }
+        Ok(views)
     }
 
     pub async fn message(&self, me: Uuid, id: Uuid) -> Result<Option<MessageView>> {
