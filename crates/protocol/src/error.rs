@@ -46,6 +46,15 @@ pub enum ErrorCode {
     ForbiddenOrigin,
     /// The request body is larger than the server accepts.
     PayloadTooLarge,
+    /// The file is not a well-formed Ogg Opus voice note (not Ogg, not Opus, or its headers
+    /// and timing disagree with the audio), or its waveform is malformed.
+    InvalidVoice,
+    /// The voice note is longer than the limit (measured from the audio).
+    VoiceTooLong,
+    /// The media file is larger than the limit for its kind.
+    MediaTooLarge,
+    /// No such media, or the caller may not see it (indistinguishable on purpose).
+    MediaNotFound,
     /// Something went wrong on the server; nothing was changed.
     Internal,
     /// The server could not be reached (client-side only).
@@ -64,14 +73,16 @@ impl ErrorCode {
             | InvalidText
             | InvalidMessageId
             | InvalidGroupName
+            | InvalidVoice
+            | VoiceTooLong
             | GroupFull
             | CannotMessageSelf
             | WrongConversationKind => 422,
             UsernameTaken | IdConflict => 409,
             InvalidCredentials | Unauthenticated => 401,
-            UserNotFound | ConversationNotFound => 404,
+            UserNotFound | ConversationNotFound | MediaNotFound => 404,
             NotGroupCreator | ForbiddenOrigin => 403,
-            PayloadTooLarge => 413,
+            PayloadTooLarge | MediaTooLarge => 413,
             Internal => 500,
             Network => 503,
         }
@@ -100,6 +111,10 @@ impl ErrorCode {
             WrongConversationKind => "wrong_conversation_kind",
             ForbiddenOrigin => "forbidden_origin",
             PayloadTooLarge => "payload_too_large",
+            InvalidVoice => "invalid_voice",
+            VoiceTooLong => "voice_too_long",
+            MediaTooLarge => "media_too_large",
+            MediaNotFound => "media_not_found",
             Internal => "internal",
             Network => "network",
         }

@@ -22,3 +22,14 @@ pub const PAGE_DEFAULT: u32 = 50;
 pub const JSON_BODY_MAX_BYTES: usize = 64 * 1024;
 /// Oldest accepted year of birth.
 pub const BIRTH_YEAR_MIN: i32 = 1900;
+/// Longest voice note, in milliseconds of audio (measured from the audio, never metadata).
+pub const VOICE_MAX_MS: u32 = 60_000;
+/// Slack on [`VOICE_MAX_MS`] for encoders that end on a whole frame: one 20 ms Opus frame.
+pub const VOICE_TOLERANCE_MS: u32 = 20;
+/// Largest voice-note file, in bytes. 60 s at Natter's 24 kbps is ~183 KB; this leaves room
+/// for other encoders' defaults (up to ~130 kbps for a full minute) and nothing more.
+pub const VOICE_MAX_BYTES: usize = 1024 * 1024;
+/// Bars in a voice note's waveform, each 0–255.
+pub const WAVEFORM_BARS: usize = 64;
+/// Sample rate Natter records and encodes voice at (Opus's native rate).
+pub const VOICE_SAMPLE_RATE: u32 = 48_000;
