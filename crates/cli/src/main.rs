@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 use natter_core::{Client, CoreError, CoreEvent, MessageStatus, MessageView};
 use uuid::Uuid;
 
+mod voice;
+
 #[derive(Parser)]
 #[command(
     name = "natter",
@@ -56,6 +58,11 @@ enum Command {
         /// Days a log-in stays valid.
         #[arg(long, env = "NATTER_TOKEN_TTL_DAYS", default_value_t = 30)]
         token_ttl_days: u64,
+    },
+    /// Record, encode and inspect voice notes (needs no server or profile).
+    Voice {
+        #[command(subcommand)]
+        command: voice::VoiceCommand,
     },
     /// Create an account and sign in to it.
     Signup {
@@ -201,9 +208,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.token_ttl = Duration::from_secs(token_ttl_days.saturating_mul(24 * 60 * 60));
         return serve(config).await;
     }
+    let command = match cli.command {
+        Command::Voice { command } => return voice::run(command).await,
+        other => other,
+    };
     let profile = cli.profile.unwrap_or_else(default_profile);
     let client = Client::open(&profile, cli.server.as_deref()).await?;
-    let result = client_command(&client, cli.command).await;
+    let result = client_command(&client, command).await;
     client.shutdown().await;
     client.cache().close().await;
     result
@@ -282,7 +293,9 @@ fn human_message(m: &MessageView) -> String {
 
 async fn client_command(client: &Client, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Server { .. } => unreachable!("handled before a profile is opened"),
+        Command::Server { .. } | Command::Voice { .. } => {
+            unreachable!("handled before a profile is opened")
+        }
         Command::Signup {
             username,
             password,
