@@ -19,6 +19,7 @@ function mine(extra: Partial<MessageView>): MessageView {
     mine: true,
     status: 'sent',
     error: null,
+    voice: null,
     ...extra,
   };
 }

@@ -1,6 +1,6 @@
 // The one door to the Rust side: typed commands from the generated bindings, unwrapped into
 // values or a thrown CommandError carrying the server's { code, message }.
-import { commands, events, type ApiError, type CoreEvent } from './bindings';
+import { commands, events, type ApiError, type CoreEvent, type VoiceEvent } from './bindings';
 
 export { commands };
 
@@ -29,4 +29,9 @@ export function messageOf(e: unknown): string {
 /** Calls `handler` for every event the core reports; returns the unsubscribe function. */
 export function onCoreEvent(handler: (e: CoreEvent) => void): Promise<() => void> {
   return events.natterEvent.listen((e) => handler(e.payload));
+}
+
+/** Calls `handler` for every event of the voice recorder; returns the unsubscribe function. */
+export function onVoiceEvent(handler: (e: VoiceEvent) => void): Promise<() => void> {
+  return events.voiceEvent.listen((e) => handler(e.payload));
 }

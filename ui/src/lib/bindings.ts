@@ -34,11 +34,37 @@ export const commands = {
 	discardMessage: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("discard_message", { id })),
 	markRead: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_read", { conversationId })),
 	typing: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("typing", { conversationId })),
+	/**  Starts recording a voice note for `conversation_id` from the default microphone. */
+	voiceStart: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_start", { conversationId })),
+	voicePause: () => typedError<null, ApiError>(__TAURI_INVOKE("voice_pause")),
+	voiceResume: () => typedError<null, ApiError>(__TAURI_INVOKE("voice_resume")),
+	/**  Stops recording; the draft is ready to preview. */
+	voiceStop: () => typedError<VoiceDraft, ApiError>(__TAURI_INVOKE("voice_stop")),
+	/**  Stops recording and deletes it. */
+	voiceCancel: () => typedError<null, ApiError>(__TAURI_INVOKE("voice_cancel")),
+	/**  Unsent voice drafts of a conversation, including one recovered after a crash. */
+	voiceDrafts: (conversationId: string) => typedError<VoiceDraft[], ApiError>(__TAURI_INVOKE("voice_drafts", { conversationId })),
+	/**  A draft's audio as base64 Ogg Opus (for the preview). */
+	voiceDraftAudio: (conversationId: string, id: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_draft_audio", { conversationId, id })),
+	/**  Queues a draft as a voice message; it shows at once as "sending" and the draft is removed. */
+	voiceSend: (conversationId: string, id: string, waveform: number[] | null) => typedError<MessageView, ApiError>(__TAURI_INVOKE("voice_send", { conversationId, id, waveform })),
+	voiceDiscardDraft: (conversationId: string, id: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_discard_draft", { conversationId, id })),
+	/**  A voice message's audio as base64 Ogg Opus (downloaded once, then cached). */
+	voiceAudio: (messageId: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_audio", { messageId })),
+	/**  The same audio as base64 16-bit WAV, for web views that cannot play Ogg Opus. */
+	voiceWav: (messageId: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_wav", { messageId })),
+	/**  This account played someone else's voice message. */
+	voicePlayed: (messageId: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_played", { messageId })),
+	/**  Remembers where playback of a voice message stopped. */
+	voicePosition: (messageId: string, positionMs: number) => typedError<null, ApiError>(__TAURI_INVOKE("voice_position", { messageId, positionMs })),
+	/**  The next voice message from others not yet played, after this one in its conversation. */
+	voiceNextUnplayed: (messageId: string) => typedError<MessageView | null, ApiError>(__TAURI_INVOKE("voice_next_unplayed", { messageId })),
 };
 
 /** Events */
 export const events = {
 	natterEvent: makeEvent<NatterEvent, NatterEvent>("natter-event"),
+	voiceEvent: makeEvent<VoiceEvent, VoiceEvent>("voice-event"),
 };
 
 /* Constants */
@@ -47,6 +73,8 @@ export const GROUP_MAX_MEMBERS = 32 as const;
 export const PAGE_SIZE = 50 as const;
 
 export const TEXT_MAX_CHARS = 4000 as const;
+
+export const VOICE_MAX_MS = 60000 as const;
 
 /* Types */
 /**  The signed-in account, as only its owner sees it. */
@@ -88,6 +116,8 @@ export type CoreEvent =
 { type: "message"; message: MessageView } | 
 /**  An unsent message was deleted on this device. */
 { type: "message_removed"; conversation_id: string; id: string } | 
+/**  Progress of uploading a voice message's audio (`id` is the message id). */
+{ type: "upload"; conversation_id: string; id: string; sent: number; total: number } | 
 /**  Delivery or read positions moved: the status of own messages may have changed. */
 { type: "receipts"; conversation_id: string } | 
 /**  Someone is typing in a conversation (show it for about 5 seconds). */
@@ -142,7 +172,17 @@ export type ErrorCode =
 /**  Something went wrong on the server; nothing was changed. */
 "internal" | 
 /**  The server could not be reached (client-side only). */
-"network";
+"network" | 
+/**  The voice note is not valid Ogg Opus, or its waveform is malformed. */
+"invalid_voice" | 
+/**  The voice note is longer than the limit. */
+"voice_too_long" | 
+/**  The media file is larger than the server accepts. */
+"media_too_large" | 
+/**  No such media, or the caller may not read it. */
+"media_not_found" | 
+/**  No microphone could be opened (client-side only). */
+"microphone";
 
 /**  Delivery state of a message, as the ticks in a chat show it. */
 export type MessageStatus = 
@@ -178,10 +218,45 @@ export type MessageView = {
 	status: MessageStatus,
 	/**  Why sending failed, when `status` is `failed`. */
 	error: string | null,
+	/**  Set for a voice message (its `text` is empty). */
+	voice: VoiceView | null,
 };
 
 /**  Everything the core reports, forwarded to the UI as one typed event. */
 export type NatterEvent = CoreEvent;
+
+/**  An unsent voice recording of a conversation. */
+export type VoiceDraft = {
+	id: string,
+	conversation_id: string,
+	duration_ms: number,
+	/**  64 bars, 0-255. */
+	waveform: number[],
+};
+
+/**  What the recorder reports while recording. */
+export type VoiceEvent = 
+/**  The input level now (0..1) and how long the recording is. */
+{ type: "level"; level: number; elapsed_ms: number } | 
+/**  The recording will stop by itself soon. */
+{ type: "warning"; remaining_ms: number } | 
+/**  The recording reached the limit and stopped; the draft is ready to preview. */
+{ type: "auto_stopped"; draft: VoiceDraft } | 
+/**  Recording failed (the microphone went away, ...). */
+{ type: "error"; message: string };
+
+/**  The voice part of a message. */
+export type VoiceView = {
+	media_id: string,
+	duration_ms: number,
+	size: number,
+	/**  64 bars, 0-255. */
+	waveform: number[],
+	/**  Someone else's note: this account played it. Own note: someone played it. */
+	played: boolean,
+	/**  Where this account's playback stopped. */
+	position_ms: number,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

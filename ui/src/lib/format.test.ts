@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageView } from './bindings';
-import { dayLabel, listTime, mergeNewest, parseMembers, startsNewDay, upsertMessage } from './format';
+import {
+  dayLabel,
+  duration,
+  listTime,
+  mergeNewest,
+  parseMembers,
+  previewText,
+  startsNewDay,
+  upsertMessage,
+} from './format';
 
 function msg(id: string, sort_key: number, sent_at: number, extra: Partial<MessageView> = {}): MessageView {
   return {
@@ -15,6 +24,7 @@ function msg(id: string, sort_key: number, sent_at: number, extra: Partial<Messa
     mine: false,
     status: 'received',
     error: null,
+    voice: null,
     ...extra,
   };
 }
@@ -91,5 +101,23 @@ describe('mergeNewest', () => {
     const pending = msg('p', 2 ** 52, noon, { seq: null, status: 'sending', mine: true });
     const { restarted } = mergeNewest([...range(1, 5), pending], range(20, 24), 5);
     expect(restarted).toBe(true);
+  });
+});
+
+describe('voice notes', () => {
+  it('shows durations as minutes and whole seconds', () => {
+    expect(duration(0)).toBe('0:00');
+    expect(duration(7400)).toBe('0:07');
+    expect(duration(59_999)).toBe('0:59');
+    expect(duration(60_000)).toBe('1:00');
+    expect(duration(61_000)).toBe('1:01');
+    expect(duration(NaN)).toBe('0:00');
+    expect(duration(-5)).toBe('0:00');
+  });
+
+  it('previews a voice note in the conversation list by its length', () => {
+    const voice = { media_id: 'x', duration_ms: 7400, size: 1, waveform: [], played: false, position_ms: 0 };
+    expect(previewText(msg('v', 1, noon, { text: '', voice }))).toBe('🎤 Voice message (0:07)');
+    expect(previewText(msg('t', 1, noon, { text: 'two\n lines' }))).toBe('two lines');
   });
 });

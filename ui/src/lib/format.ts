@@ -36,6 +36,18 @@ export function dayLabel(ms: number, now: number = Date.now()): string {
   });
 }
 
+/** A duration as minutes and seconds, counting whole seconds: 7400 → "0:07", 60000 → "1:00". */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor((Number.isFinite(ms) ? ms : 0) / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** What a message says in one line (the conversation list): its text, or a voice note's length. */
+export function previewText(m: MessageView): string {
+  if (m.voice) return `🎤 Voice message (${duration(m.voice.duration_ms)})`;
+  return m.text.replace(/\s+/g, ' ');
+}
+
 /** Whether a day separator goes before `messages[i]`. */
 export function startsNewDay(messages: MessageView[], i: number): boolean {
   if (i === 0) return true;
