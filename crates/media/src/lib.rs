@@ -1,2 +1,28 @@
 //! File-level media work shared by the app, the CLI and the server: Ogg Opus inspection and
 //! validation, encoding, decoding and waveforms. No I/O beyond what a caller hands in.
+//!
+//! Voice notes are Ogg Opus (RFC 7845), 48 kHz mono, ~24 kbps VBR, 20 ms frames, at most
+//! 60 s. The server only runs [`validate_voice_note`], which measures length from the audio
+//! packets and never trusts a header; the CLI encodes and inspects; the recorder
+//! (`natter-voice`) streams packets through [`VoiceEncoder`] and [`OggOpusWriter`].
+
+mod decode;
+mod encode;
+mod error;
+mod ogg_opus;
+mod ogg_page;
+mod opus_packet;
+mod resample;
+mod waveform;
+mod writer;
+
+pub use decode::{decode, pcm_to_wav, to_wav, Pcm};
+pub use encode::{encode_pcm, encode_wav, EncodedNote, VoiceEncoder, DEFAULT_BITRATE, MAX_SAMPLES};
+pub use error::MediaError;
+pub use ogg_opus::{inspect, repair, validate_voice_note, OpusInfo};
+pub use resample::{downmix, Resampler};
+pub use waveform::{waveform_of, WaveformBuilder};
+pub use writer::{OggOpusWriter, PACKETS_PER_PAGE};
+
+/// Samples in one 20 ms frame at 48 kHz.
+pub const FRAME_SAMPLES: usize = 960;
