@@ -31,6 +31,8 @@ export class ChatState {
   /** conversation id → who is typing and until when. */
   typing = $state.raw<Record<string, { username: string; until: number }>>({});
   ready = $state(false);
+  /** message id → bytes of its voice note uploaded so far, while it is being sent. */
+  uploads = $state.raw<Record<string, { sent: number; total: number }>>({});
   /** Unsent text per chat, so switching chats never carries a draft into the wrong one. */
   drafts: Record<string, string> = {};
 
@@ -158,9 +160,14 @@ export class ChatState {
     const id = this.openId;
     if (!id) return;
     const m = await unwrap(commands.sendText(id, text));
-    if (this.openId !== id) return;
+    await this.sent(m);
+  }
+
+  /** Shows a message this account just queued (text, or a voice note from the composer). */
+  async sent(m: MessageView) {
+    if (this.openId !== m.conversation_id) return;
     // Writing while reading old history: jump to the newest messages, like every messenger.
-    if (this.hasNewer) await this.openConversation(id);
+    if (this.hasNewer) await this.openConversation(m.conversation_id);
     else this.messages = this.#trimTop(upsertMessage(this.messages, m));
   }
 
@@ -186,6 +193,7 @@ export class ChatState {
           if (!m.mine) void this.markRead();
         }
         if (!m.mine) this.clearTyping(m.conversation_id);
+        if (m.status !== 'sending') this.#uploadDone(m.id);
         void this.refreshList();
         break;
       }
@@ -193,7 +201,11 @@ export class ChatState {
         if (e.conversation_id === this.openId) {
           this.messages = this.messages.filter((m) => m.id !== e.id);
         }
+        this.#uploadDone(e.id);
         void this.refreshList();
+        break;
+      case 'upload':
+        this.uploads = { ...this.uploads, [e.id]: { sent: e.sent, total: e.total } };
         break;
       case 'receipts':
         if (e.conversation_id === this.openId) void this.refreshStatuses();
@@ -225,6 +237,13 @@ export class ChatState {
         this.messages = [];
         break;
     }
+  }
+
+  #uploadDone(id: string) {
+    if (!(id in this.uploads)) return;
+    const next = { ...this.uploads };
+    delete next[id];
+    this.uploads = next;
   }
 
   clearTyping(id: string) {
