@@ -19,7 +19,7 @@ pub enum MediaError {
     #[error("incomplete file: {0}")]
     Truncated(String),
     /// Longer than the voice-note limit (measured from the audio packets).
-    #[error("{} is longer than the {} limit", seconds(*duration_ms), seconds(u64::from(VOICE_MAX_MS)))]
+    #[error("{} is longer than the {} s limit", seconds(*duration_ms), VOICE_MAX_MS / 1000)]
     TooLong { duration_ms: u64 },
     /// Larger than the voice-note size limit (checked before parsing anything).
     #[error("the file is {}, larger than the {} limit", human_bytes(*bytes), human_bytes(*max))]
@@ -68,9 +68,7 @@ impl From<opus::Error> for MediaError {
 /// Milliseconds as seconds for messages: one decimal ("61.3 s"), or three where one decimal
 /// would hide the difference from the limit ("60.021 s", not "60.0 s").
 pub(crate) fn seconds(ms: u64) -> String {
-    if ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else if ms % 100 == 0 || !(59_900..=60_100).contains(&ms) {
+    if ms % 100 == 0 || !(59_900..=60_100).contains(&ms) {
         format!("{:.1} s", ms as f64 / 1000.0)
     } else {
         format!("{:.3} s", ms as f64 / 1000.0)
