@@ -139,21 +139,18 @@ pub fn encode_wav(wav: &[u8]) -> Result<EncodedNote, MediaError> {
     if channels == 0 || spec.sample_rate == 0 {
         return Err(MediaError::Wav("the header says 0 channels or 0 Hz".into()));
     }
-    // Read only what 60 s needs (plus a little for the resampler), however long the file.
-    let rate = u64::from(spec.sample_rate);
-    let frames_needed = (MAX_SAMPLES as u64 * rate).div_ceil(u64::from(VOICE_SAMPLE_RATE)) + 1;
-    let frames_in_file = u64::from(reader.duration());
-    let input_too_long = frames_in_file * u64::from(VOICE_SAMPLE_RATE) > MAX_SAMPLES as u64 * rate;
-    let take = usize::try_from(frames_needed.min(frames_in_file))
-        .map_err(|_| MediaError::Wav("too long".into()))?
-        * channels;
-
+    // Read only what 60 s needs, however long the file. 60 s is a whole number of frames
+    // at any integer rate, and resamples to exactly 60 s.
+    let max_samples = (VOICE_MAX_MS / 1000) as usize * spec.sample_rate as usize * channels;
+    let present = samples_present(wav, reader.len(), channels);
+    let take = present.min(max_samples);
+    let wav_err = |e: hound::Error| MediaError::Wav(e.to_string());
     let interleaved: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader
             .samples::<f32>()
             .take(take)
             .collect::<Result<_, _>>()
-            .map_err(|e| MediaError::Wav(e.to_string()))?,
+            .map_err(wav_err)?,
         hound::SampleFormat::Int => {
             let bits = spec.bits_per_sample;
             if !(8..=32).contains(&bits) {
@@ -165,27 +162,61 @@ pub fn encode_wav(wav: &[u8]) -> Result<EncodedNote, MediaError> {
                 .take(take)
                 .map(|s| s.map(|v| v as f32 * scale))
                 .collect::<Result<_, _>>()
-                .map_err(|e| MediaError::Wav(e.to_string()))?
+                .map_err(wav_err)?
         }
     };
     let mut mono = Vec::with_capacity(interleaved.len() / channels);
     downmix(&interleaved, channels, &mut mono);
     drop(interleaved);
+    if mono.is_empty() {
+        return Err(MediaError::NoAudio);
+    }
 
     let mono = if spec.sample_rate == VOICE_SAMPLE_RATE {
         mono
     } else {
         let mut resampler = Resampler::new(spec.sample_rate)?;
         let mut out = Vec::with_capacity(
-            MAX_SAMPLES.min(mono.len() * 48_000 / spec.sample_rate as usize + 1024),
+            MAX_SAMPLES.min((mono.len() as u64 * 48_000 / u64::from(spec.sample_rate)) as usize),
         );
         resampler.process(&mono, &mut out)?;
         resampler.flush(&mut out)?;
         out
     };
     let mut note = encode_pcm(&mono)?;
-    note.truncated |= input_too_long;
+    note.truncated |= present > max_samples;
     Ok(note)
+}
+
+/// Samples the data chunk really holds. A WAV written to a pipe (`espeak-ng --stdout`,
+/// `sox ... -t wav -`) has a placeholder length in its header: its data ends with the file.
+fn samples_present(wav: &[u8], declared: u32, channels: usize) -> usize {
+    let declared = declared as usize;
+    // Walk the RIFF chunks for the fmt chunk's block size and where the data starts.
+    let mut pos = 12;
+    let mut block_align = None;
+    while let Some(header) = wav.get(pos..pos + 8) {
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let body = pos + 8;
+        match &header[..4] {
+            b"fmt " => {
+                block_align = wav
+                    .get(body + 12..body + 14)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            }
+            b"data" => {
+                let Some(align) = block_align.filter(|&a| a > 0) else {
+                    return declared;
+                };
+                let frames = wav.len().saturating_sub(body) / usize::from(align);
+                return declared.min(frames * channels);
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even length.
+        pos = body.saturating_add(len).saturating_add(len % 2);
+    }
+    declared
 }
 
 /// A random serial number for a new Ogg stream (std's randomly keyed hasher, no extra
