@@ -61,7 +61,7 @@ pub(crate) struct Scan<'a> {
     pub complete: bool,
 }
 
-/// Parse and check structure only (no decoding). See the crate docs for what is checked.
+/// Parse and check structure only (no decoding).
 ///
 /// Pages must carry valid CRCs, follow each other without gaps or foreign bytes, and belong
 /// to one logical stream (no chaining, no multiplexing). The first page holds only OpusHead;
@@ -79,8 +79,9 @@ pub fn inspect(bytes: &[u8]) -> Result<OpusInfo, MediaError> {
 }
 
 /// What the server runs on an upload. In order: the size limit (before any parsing),
-/// [`inspect`], the end-of-stream page, 1 or 2 channels, and the duration limit
-/// (`VOICE_MAX_MS + VOICE_TOLERANCE_MS`, measured from the packets).
+/// [`inspect`], the end-of-stream page, the duration limit (`VOICE_MAX_MS +
+/// VOICE_TOLERANCE_MS`, measured from the packets), some audio at all, and 1 or 2 channels
+/// (what [`crate::decode`] and the players handle).
 pub fn validate_voice_note(bytes: &[u8]) -> Result<OpusInfo, MediaError> {
     if bytes.len() > VOICE_MAX_BYTES {
         return Err(MediaError::TooLarge {
@@ -99,6 +100,9 @@ pub fn validate_voice_note(bytes: &[u8]) -> Result<OpusInfo, MediaError> {
         return Err(MediaError::TooLong {
             duration_ms: info.duration_ms,
         });
+    }
+    if info.samples == 0 {
+        return Err(malformed("the voice note holds no audio"));
     }
     if info.channels > 2 {
         return Err(MediaError::Malformed(format!(

@@ -33,6 +33,11 @@ fn espeak_speech_encodes_to_the_exact_length_opus_tools_agree() {
     assert_eq!(info.pre_skip, VoiceEncoder::new(24_000).unwrap().pre_skip());
     assert!(info.complete);
     assert_eq!(validate_voice_note(&note.ogg).unwrap(), info);
+    // What `natter voice info --json` prints.
+    let json = serde_json::to_value(&info).unwrap();
+    assert_eq!(json["samples"], expected);
+    assert_eq!(json["complete"], true);
+    assert_eq!(json["input_sample_rate"], 48_000);
 
     // The same speech at 48 kHz: no resampling, same exactness.
     let wav48 = speech_wav(dir.path(), 5);

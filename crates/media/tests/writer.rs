@@ -163,10 +163,15 @@ fn a_recording_cut_mid_page_is_repaired_to_its_last_complete_page() {
         all_pages.last().unwrap().granule - pre_skip as u64
     );
 
-    // Cut right after the headers: a valid, empty note.
-    let (_, info) = repair(&full[..all_pages[2].offset + 5]).unwrap();
+    // Cut right after the headers: a well-formed empty stream, which is no voice note.
+    let (empty, info) = repair(&full[..all_pages[2].offset + 5]).unwrap();
     assert_eq!(info.samples, 0);
     assert!(info.complete);
+    let err = validate_voice_note(&empty).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "not a valid Ogg Opus file: the voice note holds no audio"
+    );
 
     // Not even the headers: an error.
     assert!(repair(&full[..all_pages[1].offset + 5]).is_err());
