@@ -214,6 +214,8 @@ pub(crate) fn scan(bytes: &[u8], tolerant_tail: bool) -> Result<Scan<'_>, MediaE
     let full_packet_check = head.streams == 1;
 
     let serial = first.serial;
+    // Numbered on from the first page's sequence number (0 in practice, but not required).
+    let first_sequence = first.sequence;
     let mut offset = first.len;
     let mut scan = Scan {
         head,
@@ -232,7 +234,12 @@ pub(crate) fn scan(bytes: &[u8], tolerant_tail: bool) -> Result<Scan<'_>, MediaE
     while offset < bytes.len() {
         let sequence = scan.pages.len();
         let page = match parse_page(bytes, offset) {
-            Ok(page) if page.serial == serial && page.sequence as usize == sequence => page,
+            Ok(page)
+                if page.serial == serial
+                    && page.sequence == first_sequence.wrapping_add(sequence as u32) =>
+            {
+                page
+            }
             Ok(_) | Err(_) if tolerant_tail && tags_done => break,
             Err(e) => return Err(page_error(e, offset, sequence)),
             Ok(page) if page.serial != serial => {
@@ -246,8 +253,9 @@ pub(crate) fn scan(bytes: &[u8], tolerant_tail: bool) -> Result<Scan<'_>, MediaE
             }
             Ok(page) => {
                 return Err(MediaError::Malformed(format!(
-                    "the page sequence jumps from {} to {}: pages are missing or out of order",
-                    sequence.saturating_sub(1),
+                    "the page sequence number jumps from {} to {}: pages are missing or out of \
+                     order",
+                    first_sequence.wrapping_add(sequence as u32).wrapping_sub(1),
                     page.sequence
                 )))
             }
@@ -325,7 +333,7 @@ pub(crate) fn scan(bytes: &[u8], tolerant_tail: bool) -> Result<Scan<'_>, MediaE
                 "page {sequence} has a granule position but no packet ends on it"
             )));
         } else if tags_done && sequence >= scan.header_pages {
-            check_granule(&scan, &page, prev_granule)?;
+            check_granule(&scan, &page, sequence, prev_granule)?;
             prev_granule = page.granule;
             scan.last_granule = Some(page.granule);
         }
@@ -379,8 +387,12 @@ pub(crate) fn scan(bytes: &[u8], tolerant_tail: bool) -> Result<Scan<'_>, MediaE
 
 /// Granule positions of pages after the headers: never backwards, and exactly the running
 /// packet total on every page but the last (the only place end trimming may happen).
-fn check_granule(scan: &Scan<'_>, page: &Page<'_>, prev: u64) -> Result<(), MediaError> {
-    let sequence = page.sequence;
+fn check_granule(
+    scan: &Scan<'_>,
+    page: &Page<'_>,
+    sequence: usize,
+    prev: u64,
+) -> Result<(), MediaError> {
     if page.granule > i64::MAX as u64 {
         return Err(MediaError::Malformed(format!(
             "page {sequence} has a negative granule position"

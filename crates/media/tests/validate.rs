@@ -320,7 +320,11 @@ fn cut_and_corrupted_files_are_refused() {
     // A page gone missing.
     let mut gap = bytes[..pages[5].offset].to_vec();
     gap.extend_from_slice(&bytes[pages[6].offset..]);
-    refused(&gap, ErrorCode::InvalidVoice, "sequence jumps from 4 to 6");
+    refused(
+        &gap,
+        ErrorCode::InvalidVoice,
+        "sequence number jumps from 4 to 6",
+    );
 
     // Garbage between pages, or after the end.
     let mut garbage = bytes[..pages[5].offset].to_vec();

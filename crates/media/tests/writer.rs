@@ -130,7 +130,12 @@ fn a_recording_cut_mid_page_is_repaired_to_its_last_complete_page() {
         assert!(inspect(torn).is_err(), "a torn file does not pass as is");
         let (fixed, info) = repair(torn).unwrap();
         assert!(info.complete);
-        assert_eq!(validate_voice_note(&fixed).unwrap(), info);
+        if info.samples > 0 {
+            assert_eq!(validate_voice_note(&fixed).unwrap(), info);
+        } else {
+            // Cut in the first second: the headers survive, no audio does.
+            assert!(cut < all_pages[3].offset, "round {round}");
+        }
 
         // The audio the torn file held up to the cut: through the page being written.
         let torn_page = all_pages.iter().rfind(|p| p.offset < cut).unwrap();
@@ -141,7 +146,8 @@ fn a_recording_cut_mid_page_is_repaired_to_its_last_complete_page() {
             "round {round}: lost {} samples",
             audio_at_cut - info.samples
         );
-        if round < 3 {
+        // opusdec (opusfile) refuses a stream without audio, so only those with some.
+        if round < 4 && info.samples > 0 {
             let path = dir.path().join(format!("repaired_{round}.ogg"));
             std::fs::write(&path, &fixed).unwrap();
             assert_eq!(opusdec_samples(&path), info.samples, "round {round}");

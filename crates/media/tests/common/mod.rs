@@ -53,6 +53,7 @@ pub fn speech_wav(dir: &Path, seconds: u32) -> PathBuf {
     run(
         "sox",
         &[
+            "-D", // no dither: the same fixture on every run
             s(&src),
             "-r",
             "48000",
