@@ -252,6 +252,24 @@ describe('recording (touch)', () => {
     expect(api.commands.voiceSend).not.toHaveBeenCalled();
   });
 
+  it('keeps what was recorded to preview when the system takes the touch away', async () => {
+    const { getByTestId } = await composer();
+    const mic = getByTestId('record');
+    await touch('pointerDown', mic, 300, 600);
+    await tick();
+    await emit({ type: 'level', level: 0.4, elapsed_ms: 2000 });
+    await fireEvent.pointerCancel(mic, { pointerId: 7, pointerType: 'touch' });
+    await vi.waitFor(() => expect(getByTestId('voice-preview')).toBeTruthy());
+    expect(api.commands.voiceSend).not.toHaveBeenCalled();
+  });
+
+  it('leaves a mouse press to the click (hands-free recording)', async () => {
+    const { getByTestId } = await composer();
+    await fireEvent.pointerDown(getByTestId('record'), { pointerId: 1, pointerType: 'mouse' });
+    await fireEvent.pointerUp(getByTestId('record'), { pointerId: 1, pointerType: 'mouse' });
+    expect(api.commands.voiceStart).not.toHaveBeenCalled();
+  });
+
   it('takes a quick tap for a slip: nothing is sent, and it says how to record', async () => {
     const { getByTestId, getByRole } = await composer();
     const mic = getByTestId('record');

@@ -8,8 +8,8 @@ export type Phase = 'idle' | 'starting' | 'recording' | 'paused' | 'stopping' | 
 
 /** The live waveform gets one bar per this many ms of recording, whatever the event rate. */
 export const BAR_MS = 100;
-/** Bars the live waveform shows (the newest at the right). */
-export const LIVE_BARS = 48;
+/** Bars the live waveform keeps (the newest at the right; as many show as there is room for). */
+export const LIVE_BARS = 150;
 /** A hold shorter than this is taken as a tap: nothing is sent. */
 export const MIN_HOLD_MS = 500;
 

@@ -67,3 +67,29 @@ describe('connection state', () => {
     expect(chat.connection).toBe('offline');
   });
 });
+
+describe('voice note uploads', () => {
+  it('tracks upload progress until the message is no longer sending', () => {
+    const chat = new ChatState();
+    chat.apply({ type: 'upload', conversation_id: 'c1', id: 'm1', sent: 10, total: 40 });
+    expect(chat.uploads.m1).toEqual({ sent: 10, total: 40 });
+    const m = {
+      id: 'm1',
+      conversation_id: 'c1',
+      seq: 3,
+      sort_key: 3,
+      sender_id: 'a',
+      sender: 'alice',
+      text: '',
+      sent_at: 1,
+      mine: true,
+      status: 'sent' as const,
+      error: null,
+      voice: { media_id: 'x', duration_ms: 1000, size: 40, waveform: [], played: false, position_ms: 0 },
+    };
+    chat.apply({ type: 'message', message: { ...m, status: 'sending', seq: null } });
+    expect(chat.uploads.m1).toBeDefined();
+    chat.apply({ type: 'message', message: m });
+    expect(chat.uploads.m1).toBeUndefined();
+  });
+});
