@@ -131,7 +131,46 @@ wire! {
     /// sending the same id again returns the stored message instead of a duplicate.
     pub struct SendMessageRequest {
         pub id: Uuid,
+        /// The text; empty for a voice note.
+        #[serde(default)]
         pub text: String,
+        /// A voice note uploaded beforehand with `PUT /v1/media/{id}`.
+        #[serde(default)]
+        pub voice: Option<VoiceAttachment>,
+    }
+}
+
+wire! {
+    /// The voice note a message carries, as the sender attaches it.
+    pub struct VoiceAttachment {
+        /// Id of the uploaded file (`PUT /v1/media/{id}`), uploaded by the sender.
+        pub media_id: Uuid,
+        /// [`WAVEFORM_BARS`](crate::limits::WAVEFORM_BARS) bars, 0–255, computed by the
+        /// recorder from the audio.
+        pub waveform: Vec<u8>,
+    }
+}
+
+wire! {
+    /// A voice note as stored. The duration is what the server measured from the audio.
+    pub struct VoiceNote {
+        pub media_id: Uuid,
+        pub duration_ms: u32,
+        /// File size in bytes.
+        pub size: u32,
+        pub waveform: Vec<u8>,
+    }
+}
+
+wire! {
+    /// Answer to `PUT /v1/media/{id}`: the file as the server measured it.
+    pub struct MediaInfo {
+        pub id: Uuid,
+        /// Served with this `Content-Type` (`audio/ogg` for voice notes).
+        pub content_type: String,
+        pub size: u32,
+        /// Length of the audio, measured from the packets (not from metadata).
+        pub duration_ms: u32,
     }
 }
 
@@ -146,6 +185,12 @@ wire! {
         pub text: String,
         /// When the server accepted it.
         pub sent_at: i64,
+        /// The voice note, when this message is one.
+        #[serde(default)]
+        pub voice: Option<VoiceNote>,
+        /// Members other than the sender who have played the voice note.
+        #[serde(default)]
+        pub played_by: Vec<Uuid>,
     }
 }
 
@@ -188,6 +233,12 @@ wire! {
         },
         /// A conversation was created or its membership changed.
         Conversation { conversation: Conversation },
+        /// A member played a voice note for the first time.
+        Played {
+            conversation_id: Uuid,
+            message_id: Uuid,
+            user_id: Uuid,
+        },
     }
 }
 

@@ -59,6 +59,8 @@ pub enum ErrorCode {
     Internal,
     /// The server could not be reached (client-side only).
     Network,
+    /// No microphone could be opened, or recording failed (client-side only).
+    Microphone,
 }
 
 impl ErrorCode {
@@ -84,7 +86,7 @@ impl ErrorCode {
             NotGroupCreator | ForbiddenOrigin => 403,
             PayloadTooLarge | MediaTooLarge => 413,
             Internal => 500,
-            Network => 503,
+            Network | Microphone => 503,
         }
     }
 
@@ -117,6 +119,7 @@ impl ErrorCode {
             MediaNotFound => "media_not_found",
             Internal => "internal",
             Network => "network",
+            Microphone => "microphone",
         }
     }
 }

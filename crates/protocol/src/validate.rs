@@ -81,6 +81,38 @@ pub fn text(raw: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What a message carries: text, or a voice note with no text and a well-formed waveform.
+pub fn message_content(
+    text_raw: &str,
+    voice: Option<&crate::VoiceAttachment>,
+) -> Result<(), ApiError> {
+    let Some(voice) = voice else {
+        return text(text_raw);
+    };
+    if !text_raw.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidText,
+            "a voice note carries no text; send the text as its own message",
+        ));
+    }
+    waveform(&voice.waveform)
+}
+
+/// A waveform has exactly [`WAVEFORM_BARS`] bars.
+pub fn waveform(bars: &[u8]) -> Result<(), ApiError> {
+    if bars.len() != crate::limits::WAVEFORM_BARS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidVoice,
+            format!(
+                "the waveform has {} bars; it needs {}",
+                bars.len(),
+                crate::limits::WAVEFORM_BARS
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Group names: 1–64 characters, not only whitespace.
 pub fn group_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
@@ -107,6 +139,32 @@ pub fn message_id(id: uuid::Uuid) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_is_text_or_a_voice_note_never_both() {
+        let voice = crate::VoiceAttachment {
+            media_id: uuid::Uuid::nil(),
+            waveform: vec![7; crate::limits::WAVEFORM_BARS],
+        };
+        assert!(message_content("hi", None).is_ok());
+        assert!(message_content("", Some(&voice)).is_ok());
+        assert_eq!(
+            message_content("hi", Some(&voice)).unwrap_err().code,
+            ErrorCode::InvalidText
+        );
+        assert_eq!(
+            message_content("", None).unwrap_err().code,
+            ErrorCode::InvalidText
+        );
+        let short = crate::VoiceAttachment {
+            waveform: vec![7; 63],
+            ..voice
+        };
+        assert_eq!(
+            message_content("", Some(&short)).unwrap_err().code,
+            ErrorCode::InvalidVoice
+        );
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -5,6 +5,7 @@
 //! [`store::SqliteStore`] and [`bus::LocalBus`] are the embedded defaults.
 
 pub mod auth;
+pub mod blobs;
 pub mod bus;
 pub mod error;
 pub mod extract;
@@ -22,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::blobs::LocalBlobs;
 use crate::bus::LocalBus;
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
@@ -33,7 +35,7 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where `natter.db` lives (created if missing).
+    /// Where `natter.db` and the `media/` directory live (created if missing).
     pub data_dir: PathBuf,
     /// Address to bind; port 0 picks a free port.
     pub listen: SocketAddr,
@@ -104,6 +106,7 @@ impl Drop for RunningServer {
 /// Opens the store (migrating it), binds `config.listen` and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
+    let blobs = Arc::new(LocalBlobs::open(config.data_dir.join("media")).await?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -112,6 +115,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let tasks = TaskTracker::new();
     let state = AppState {
         store: store.clone(),
+        blobs,
         bus: Arc::new(LocalBus::new()),
         token_ttl: config.token_ttl,
         allowed_origins: config.allowed_origins.into(),

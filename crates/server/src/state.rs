@@ -6,12 +6,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::blobs::BlobStore;
 use crate::bus::Bus;
 use crate::store::Store;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Bytes of uploaded media (voice notes).
+    pub blobs: Arc<dyn BlobStore>,
     pub bus: Arc<dyn Bus>,
     pub token_ttl: Duration,
     pub allowed_origins: Arc<[String]>,

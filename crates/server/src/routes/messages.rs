@@ -26,7 +26,8 @@ use crate::store::{HistoryPage, NewMessage, Outcome};
         (status = 200, description = "Already stored (idempotent re-send)", body = Message),
         (status = 404, description = "conversation_not_found", body = ApiError),
         (status = 409, description = "id_conflict", body = ApiError),
-        (status = 422, description = "invalid_text, invalid_message_id", body = ApiError),
+        (status = 404, description = "media_not_found: the voice note was not uploaded by the sender", body = ApiError),
+        (status = 422, description = "invalid_text, invalid_message_id, invalid_voice", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
@@ -41,7 +42,7 @@ pub async fn send_message(
         return Err(Error::conversation_not_found());
     };
     validate::message_id(req.id)?;
-    validate::text(&req.text)?;
+    validate::message_content(&req.text, req.voice.as_ref())?;
     let outcome = state
         .store
         .insert_message(NewMessage {
@@ -49,6 +50,7 @@ pub async fn send_message(
             conversation_id: id,
             sender_id: user.id,
             text: req.text,
+            voice: req.voice,
             sent_at: now_ms(),
         })
         .await?;
@@ -143,6 +145,49 @@ pub async fn post_receipt(
                     user_id: user.id,
                     kind,
                     up_to_seq,
+                },
+            )
+            .await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Record that the caller played a voice note; members see it as played.
+#[utoipa::path(
+    post, path = "/v1/conversations/{id}/messages/{message_id}/played", tag = "messages",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Conversation id"),
+        ("message_id" = Uuid, Path, description = "The voice note's message id"),
+    ),
+    responses(
+        (status = 204, description = "Recorded (or already recorded)"),
+        (status = 404, description = "conversation_not_found", body = ApiError),
+        (status = 422, description = "bad_request: not a voice note of this conversation", body = ApiError),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
+pub async fn post_played(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, message_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode> {
+    let Some(members) = state.store.member_ids(id, user.id).await? else {
+        return Err(Error::conversation_not_found());
+    };
+    if state
+        .store
+        .mark_played(id, message_id, user.id, now_ms())
+        .await?
+    {
+        state
+            .bus
+            .publish(
+                &members,
+                ServerEvent::Played {
+                    conversation_id: id,
+                    message_id,
+                    user_id: user.id,
                 },
             )
             .await;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod conversations;
+pub mod media;
 pub mod messages;
 pub mod ws;
 
@@ -58,6 +59,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::add_member))
         .routes(routes!(messages::send_message, messages::history))
         .routes(routes!(messages::post_receipt))
+        .routes(routes!(messages::post_played))
+        .routes(routes!(media::upload, media::download))
         .routes(routes!(ws::ws))
 }
 

@@ -8,7 +8,9 @@ mod sqlite;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use natter_protocol::{Account, Conversation, Message, ReceiptKind, UserSummary};
+use natter_protocol::{
+    Account, Conversation, MediaInfo, Message, ReceiptKind, UserSummary, VoiceAttachment,
+};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -60,7 +62,30 @@ pub struct NewMessage {
     pub conversation_id: Uuid,
     pub sender_id: Uuid,
     pub text: String,
+    /// A voice note the sender uploaded; the store checks it exists and is theirs.
+    pub voice: Option<VoiceAttachment>,
     pub sent_at: i64,
+}
+
+/// An uploaded, validated media file about to be recorded (its bytes are already in the
+/// blob store under `sha256`).
+#[derive(Debug, Clone)]
+pub struct NewMedia {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub content_type: String,
+    pub size: u32,
+    pub duration_ms: u32,
+    pub sha256: [u8; 32],
+    pub created_at: i64,
+}
+
+/// A media file's record: where its bytes are and how to serve them.
+#[derive(Debug, Clone)]
+pub struct StoredMedia {
+    pub info: MediaInfo,
+    pub owner_id: Uuid,
+    pub sha256: [u8; 32],
 }
 
 /// Whether a write created something new or found it already there.
@@ -162,6 +187,28 @@ pub trait Store: Send + Sync {
         kind: ReceiptKind,
         up_to_seq: i64,
     ) -> Result<Vec<(ReceiptKind, i64)>>;
+
+    // --- media ---
+
+    /// The record of a media id, whoever owns it (for idempotent re-uploads).
+    async fn media(&self, media_id: Uuid) -> Result<Option<StoredMedia>>;
+    /// Records an uploaded file. The same id with the same owner and bytes is `Existing`;
+    /// otherwise a used id fails with `id_conflict`.
+    async fn insert_media(&self, media: NewMedia) -> Result<Outcome<StoredMedia>>;
+    /// The media if `user_id` may fetch it: its owner, or a member of a conversation with
+    /// a message that carries it. `None` otherwise (also when absent).
+    async fn media_for_user(&self, media_id: Uuid, user_id: Uuid) -> Result<Option<StoredMedia>>;
+    /// Records that `user_id` played the voice note `message_id` of a conversation they
+    /// belong to. Returns whether this is the first time. `conversation_not_found` for
+    /// non-members; `bad_request` when the message is not a voice note of that
+    /// conversation. The sender playing their own note records nothing.
+    async fn mark_played(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        user_id: Uuid,
+        now: i64,
+    ) -> Result<bool>;
 
     /// Closes connections after the last request.
     async fn close(&self);

@@ -12,7 +12,8 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, ConversationKind, ErrorCode, Member, Message, ReceiptKind, UserSummary,
+    Account, Conversation, ConversationKind, ErrorCode, MediaInfo, Member, Message, ReceiptKind,
+    UserSummary, VoiceNote,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -20,7 +21,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::{Credentials, HistoryPage, NewGroup, NewMessage, NewSession, NewUser, Outcome, Store};
+use super::{
+    Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome, Store,
+    StoredMedia,
+};
 use crate::error::{Error, Result};
 
 const READERS: u32 = 4;
@@ -125,9 +129,35 @@ fn member_row(row: &SqliteRow) -> Result<Member> {
 
 /// Columns of `messages AS m JOIN users AS u` read by [`message_row`].
 const MESSAGE_SELECT: &str = "
-    SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.username AS sender, m.text, m.sent_at
+    SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.username AS sender, m.text, m.sent_at,
+        m.voice_media_id, m.voice_waveform, md.duration_ms AS voice_duration_ms,
+        md.size AS voice_size,
+        CASE WHEN m.voice_media_id IS NULL THEN NULL
+            ELSE (SELECT group_concat(p.user_id) FROM voice_plays AS p WHERE p.message_id = m.id)
+        END AS played_by
     FROM messages AS m
-    JOIN users AS u ON u.id = m.sender_id";
+    JOIN users AS u ON u.id = m.sender_id
+    LEFT JOIN media AS md ON md.id = m.voice_media_id";
+
+const MEDIA_SELECT: &str = "
+    SELECT md.id, md.owner_id, md.content_type, md.size, md.duration_ms, md.sha256
+    FROM media AS md";
+
+fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
+    let sha: Vec<u8> = row.try_get("sha256")?;
+    Ok(StoredMedia {
+        info: MediaInfo {
+            id: uuid_col(row, "id")?,
+            content_type: row.try_get("content_type")?,
+            size: row.try_get("size")?,
+            duration_ms: row.try_get("duration_ms")?,
+        },
+        owner_id: uuid_col(row, "owner_id")?,
+        sha256: sha
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("bad sha256 column"))?,
+    })
+}
 
 fn message_row(row: &SqliteRow) -> Result<Message> {
     Ok(Message {
@@ -138,7 +168,30 @@ fn message_row(row: &SqliteRow) -> Result<Message> {
         sender: row.try_get("sender")?,
         text: row.try_get("text")?,
         sent_at: row.try_get("sent_at")?,
+        voice: voice_cols(row)?,
+        played_by: row
+            .try_get::<Option<String>, _>("played_by")?
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| Uuid::parse_str(s).with_context(|| format!("bad UUID in played_by: {s:?}")))
+            .collect::<anyhow::Result<_>>()?,
     })
+}
+
+fn voice_cols(row: &SqliteRow) -> Result<Option<VoiceNote>> {
+    let Some(media_id) = row.try_get::<Option<String>, _>("voice_media_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(VoiceNote {
+        media_id: Uuid::parse_str(&media_id)
+            .with_context(|| format!("bad media id {media_id:?}"))?,
+        duration_ms: row.try_get("voice_duration_ms")?,
+        size: row.try_get("voice_size")?,
+        waveform: row
+            .try_get::<Option<Vec<u8>>, _>("voice_waveform")?
+            .unwrap_or_default(),
+    }))
 }
 
 // --- shared queries (run on a reader or inside a write transaction) ---
@@ -507,6 +560,8 @@ impl Store for SqliteStore {
             return if stored.conversation_id == message.conversation_id
                 && stored.sender_id == message.sender_id
                 && stored.text == message.text
+                && stored.voice.as_ref().map(|v| (v.media_id, &v.waveform))
+                    == message.voice.as_ref().map(|v| (v.media_id, &v.waveform))
             {
                 Ok(Outcome::Existing(stored))
             } else {
@@ -515,6 +570,19 @@ impl Store for SqliteStore {
                     "this message id was already used for a different message",
                 ))
             };
+        }
+        if let Some(voice) = &message.voice {
+            let owned = sqlx::query("SELECT 1 FROM media WHERE id = ?1 AND owner_id = ?2")
+                .bind(voice.media_id.to_string())
+                .bind(message.sender_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if owned.is_none() {
+                return Err(Error::api(
+                    ErrorCode::MediaNotFound,
+                    "upload the voice note before sending it",
+                ));
+            }
         }
         let seq: i64 = sqlx::query(
             "
@@ -530,8 +598,9 @@ impl Store for SqliteStore {
         .try_get("last_seq")?;
         sqlx::query(
             "
-            INSERT INTO messages (id, conversation_id, seq, sender_id, text, sent_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            INSERT INTO messages (id, conversation_id, seq, sender_id, text, sent_at,
+                voice_media_id, voice_waveform)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(message.id.to_string())
         .bind(message.conversation_id.to_string())
@@ -539,6 +608,8 @@ impl Store for SqliteStore {
         .bind(message.sender_id.to_string())
         .bind(&message.text)
         .bind(message.sent_at)
+        .bind(message.voice.as_ref().map(|v| v.media_id.to_string()))
+        .bind(message.voice.as_ref().map(|v| v.waveform.clone()))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -657,6 +728,119 @@ impl Store for SqliteStore {
             tx.commit().await?;
         }
         Ok(moved)
+    }
+
+    async fn media(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {
+        let sql = format!("{MEDIA_SELECT} WHERE md.id = ?1");
+        let row = sqlx::query(&sql)
+            .bind(media_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(media_row).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(media_id = %media.id))]
+    async fn insert_media(&self, media: NewMedia) -> Result<Outcome<StoredMedia>> {
+        let mut tx = self.writer.begin().await?;
+        let sql = format!("{MEDIA_SELECT} WHERE md.id = ?1");
+        if let Some(row) = sqlx::query(&sql)
+            .bind(media.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            let stored = media_row(&row)?;
+            return if stored.owner_id == media.owner_id && stored.sha256 == media.sha256 {
+                Ok(Outcome::Existing(stored))
+            } else {
+                Err(Error::api(
+                    ErrorCode::IdConflict,
+                    "this media id was already used for a different file",
+                ))
+            };
+        }
+        sqlx::query(
+            "
+            INSERT INTO media (id, owner_id, kind, content_type, size, duration_ms, sha256,
+                created_at)
+            VALUES (?1, ?2, 'voice', ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(media.id.to_string())
+        .bind(media.owner_id.to_string())
+        .bind(&media.content_type)
+        .bind(media.size)
+        .bind(media.duration_ms)
+        .bind(media.sha256.as_slice())
+        .bind(media.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&sql)
+            .bind(media.id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let stored = media_row(&row)?;
+        tx.commit().await?;
+        Ok(Outcome::Created(stored))
+    }
+
+    async fn media_for_user(&self, media_id: Uuid, user_id: Uuid) -> Result<Option<StoredMedia>> {
+        let sql = format!(
+            "{MEDIA_SELECT}
+            WHERE md.id = ?1 AND (
+                md.owner_id = ?2
+                OR EXISTS (
+                    SELECT 1 FROM messages AS m
+                    JOIN members AS mb ON mb.conversation_id = m.conversation_id
+                    WHERE m.voice_media_id = md.id AND mb.user_id = ?2))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(media_id.to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(media_row).transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_played(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        user_id: Uuid,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        if !is_member(&mut tx, conversation_id, user_id).await? {
+            return Err(Error::conversation_not_found());
+        }
+        let row = sqlx::query(
+            "SELECT sender_id FROM messages
+            WHERE id = ?1 AND conversation_id = ?2 AND voice_media_id IS NOT NULL",
+        )
+        .bind(message_id.to_string())
+        .bind(conversation_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(Error::api(
+                ErrorCode::BadRequest,
+                "no such voice note in this conversation",
+            ));
+        };
+        if uuid_col(&row, "sender_id")? == user_id {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO voice_plays (message_id, user_id, played_at) VALUES (?1, ?2, ?3)
+            ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id.to_string())
+        .bind(user_id.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
     }
 
     async fn close(&self) {

@@ -7,3 +7,4 @@ mod conversations;
 mod lifecycle;
 mod live;
 mod messages;
+mod voice;

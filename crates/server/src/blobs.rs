@@ -1,0 +1,76 @@
+//! Where uploaded files' bytes live, behind a trait so object storage can replace the local
+//! directory. Files are content-addressed by SHA-256: a name is written once and never
+//! changes, so readers never see a half-written or replaced file.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use axum::body::Bytes;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores `bytes` under their SHA-256 (`sha256`, computed by the caller). Durable when it
+    /// returns. Storing the same content twice is a no-op.
+    async fn put(&self, sha256: [u8; 32], bytes: Bytes) -> anyhow::Result<()>;
+    async fn get(&self, sha256: [u8; 32]) -> anyhow::Result<Option<Bytes>>;
+}
+
+/// A directory on the server's disk (`DATA_DIR/media`), the default.
+pub struct LocalBlobs {
+    dir: PathBuf,
+}
+
+impl LocalBlobs {
+    pub async fn open(dir: PathBuf) -> anyhow::Result<Self> {
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .with_context(|| format!("creating media directory {}", dir.display()))?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, sha256: [u8; 32]) -> PathBuf {
+        self.dir.join(hex(&sha256))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobs {
+    async fn put(&self, sha256: [u8; 32], bytes: Bytes) -> anyhow::Result<()> {
+        let path = self.path(sha256);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+        let write = async {
+            let mut file = tokio::fs::File::create(&tmp).await?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &bytes).await?;
+            file.sync_all().await?;
+            tokio::fs::rename(&tmp, &path).await?;
+            // The rename is durable only once the directory entry is.
+            tokio::fs::File::open(&self.dir).await?.sync_all().await
+        };
+        if let Err(e) = write.await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e).with_context(|| format!("writing {}", path.display()));
+        }
+        Ok(())
+    }
+
+    async fn get(&self, sha256: [u8; 32]) -> anyhow::Result<Option<Bytes>> {
+        let path = self.path(sha256);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
