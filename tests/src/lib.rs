@@ -233,3 +233,57 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// A voice note made by independent tools: espeak-ng speech, padded by sox to `seconds`,
+/// encoded by `opusenc` (opus-tools). Panics with a clear message if a tool is missing.
+pub fn opusenc_note(seconds: u32) -> Vec<u8> {
+    use std::process::Command;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let speech = dir.path().join("speech.wav");
+    let padded = dir.path().join("padded.wav");
+    let note = dir.path().join("note.opus");
+    let secs = seconds.to_string();
+    let steps: [(&str, Vec<std::ffi::OsString>); 3] = [
+        (
+            "espeak-ng",
+            vec![
+                "-w".into(),
+                speech.clone().into(),
+                "Hi, it's me. Just a quick voice note to say I'm running late.".into(),
+            ],
+        ),
+        (
+            "sox",
+            vec![
+                speech.into(),
+                "-r".into(),
+                "48000".into(),
+                "-c".into(),
+                "1".into(),
+                padded.clone().into(),
+                "pad".into(),
+                "0".into(),
+                secs.clone().into(),
+                "trim".into(),
+                "0".into(),
+                secs.into(),
+            ],
+        ),
+        (
+            "opusenc",
+            vec!["--quiet".into(), padded.into(), note.clone().into()],
+        ),
+    ];
+    for (tool, args) in steps {
+        let out = Command::new(tool)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool} (./x test installs it): {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::read(note).expect("opusenc output")
+}

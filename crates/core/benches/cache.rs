@@ -46,6 +46,8 @@ fn messages(conv: Uuid, sender: Uuid, from_seq: i64, n: i64) -> Vec<Message> {
             sender: "other".into(),
             text: format!("message number {seq}: a typical short chat line, about this long"),
             sent_at: 1_700_000_000_000 + seq * 1000,
+            voice: None,
+            played_by: Vec::new(),
         })
         .collect()
 }

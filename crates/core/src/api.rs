@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use natter_protocol::{
     Account, ApiError, Conversation, CreateDirectRequest, CreateGroupRequest, ErrorCode,
-    HistoryQuery, LoginRequest, LoginResponse, Message, ReceiptKind, ReceiptRequest,
+    HistoryQuery, LoginRequest, LoginResponse, MediaInfo, Message, ReceiptKind, ReceiptRequest,
     SendMessageRequest, SignupRequest,
 };
 use reqwest::{Method, RequestBuilder, Response};
@@ -14,6 +15,9 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
+
+/// Uploads and downloads of media may take longer than an ordinary request on a slow link.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]
 pub(crate) struct Api {
@@ -154,6 +158,56 @@ impl Api {
     ) -> Result<Vec<Message>> {
         let path = format!("/v1/conversations/{conversation}/messages");
         Self::send(self.request(Method::GET, &path, Some(token))?.query(query)).await
+    }
+
+    /// Uploads a voice note (`PUT /v1/media/{id}`), calling `progress(sent, total)` as the
+    /// body goes out. Idempotent: the same id and bytes again is a no-op on the server.
+    pub(crate) async fn upload_voice(
+        &self,
+        token: &str,
+        id: Uuid,
+        bytes: bytes::Bytes,
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> Result<MediaInfo> {
+        const CHUNK: usize = 16 * 1024;
+        let total = bytes.len() as u64;
+        let chunks: Vec<bytes::Bytes> = (0..bytes.len())
+            .step_by(CHUNK)
+            .map(|at| bytes.slice(at..(at + CHUNK).min(bytes.len())))
+            .collect();
+        let mut sent = 0u64;
+        let body = futures_util::stream::iter(chunks).map(move |chunk| {
+            sent += chunk.len() as u64;
+            progress(sent, total);
+            Ok::<_, std::io::Error>(chunk)
+        });
+        let req = self
+            .request(Method::PUT, &format!("/v1/media/{id}"), Some(token))?
+            .header(reqwest::header::CONTENT_TYPE, "audio/ogg")
+            .header(reqwest::header::CONTENT_LENGTH, total)
+            .timeout(MEDIA_TIMEOUT)
+            .body(reqwest::Body::wrap_stream(body));
+        Self::send(req).await
+    }
+
+    /// Downloads a media file the account may see.
+    pub(crate) async fn download_media(&self, token: &str, id: Uuid) -> Result<bytes::Bytes> {
+        let req = self
+            .request(Method::GET, &format!("/v1/media/{id}"), Some(token))?
+            .timeout(MEDIA_TIMEOUT);
+        let resp = Self::check(req.send().await?).await?;
+        Ok(resp.bytes().await?)
+    }
+
+    /// Tells the server this account played a voice note.
+    pub(crate) async fn played(
+        &self,
+        token: &str,
+        conversation: Uuid,
+        message: Uuid,
+    ) -> Result<()> {
+        let path = format!("/v1/conversations/{conversation}/messages/{message}/played");
+        Self::send_empty(self.request(Method::POST, &path, Some(token))?).await
     }
 
     pub(crate) async fn receipt(

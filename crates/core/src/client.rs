@@ -400,7 +400,7 @@ impl Client {
         let id = Uuid::now_v7();
         self.inner
             .cache
-            .insert_pending(conversation, id, &me, text)
+            .insert_pending(conversation, id, &me, text, None)
             .await?;
         let view = self
             .inner
@@ -488,7 +488,7 @@ impl Client {
     }
 }
 
-fn not_found() -> CoreError {
+pub(crate) fn not_found() -> CoreError {
     natter_protocol::ApiError::new(ErrorCode::ConversationNotFound, "no such conversation").into()
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod outbox;
 mod sync;
 mod views;
+mod voice;
 
 #[cfg(test)]
 mod cache_tests;
@@ -19,4 +20,6 @@ pub use cache::{Cache, PENDING_BASE};
 pub use client::{Client, DEFAULT_SERVER_URL};
 pub use error::{CoreError, Result};
 pub use natter_protocol as protocol;
-pub use views::{ConnectionState, ConversationView, CoreEvent, MessageStatus, MessageView};
+pub use views::{
+    ConnectionState, ConversationView, CoreEvent, MessageStatus, MessageView, VoiceView,
+};

@@ -53,12 +53,19 @@ pub(crate) async fn deliver_next(client: &Client) -> Result<Step> {
     let req = SendMessageRequest {
         id: item.message_id,
         text: item.text.clone(),
+        voice: item.voice.clone(),
     };
-    let step = match client
-        .api()
-        .send_message(&token, item.conversation_id, &req)
-        .await
-    {
+    let attempt = async {
+        if let (Some(voice), false) = (&item.voice, item.uploaded) {
+            upload_voice(client, &token, &item, voice.media_id).await?;
+            cache.outbox_uploaded(item.message_id).await?;
+        }
+        client
+            .api()
+            .send_message(&token, item.conversation_id, &req)
+            .await
+    };
+    let step = match attempt.await {
         Ok(msg) => {
             cache.store_messages(std::slice::from_ref(&msg)).await?;
             tracing::debug!(id = %msg.id, seq = msg.seq, "message delivered");
@@ -87,6 +94,36 @@ pub(crate) async fn deliver_next(client: &Client) -> Result<Step> {
         client.emit(CoreEvent::Message { message: view });
     }
     Ok(step)
+}
+
+/// Uploads the file of a queued voice note, reporting progress to front ends.
+async fn upload_voice(
+    client: &Client,
+    token: &str,
+    item: &crate::cache::OutboxItem,
+    media_id: uuid::Uuid,
+) -> Result<()> {
+    let path = client.media_path(media_id);
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        CoreError::Storage(format!(
+            "the voice note's file {} is gone: {e}",
+            path.display()
+        ))
+    })?;
+    let (progress, conversation_id, id) = (client.clone(), item.conversation_id, item.message_id);
+    let info = client
+        .api()
+        .upload_voice(token, media_id, bytes.into(), move |sent, total| {
+            progress.emit(CoreEvent::Upload {
+                conversation_id,
+                id,
+                sent: u32::try_from(sent).unwrap_or(u32::MAX),
+                total: u32::try_from(total).unwrap_or(u32::MAX),
+            });
+        })
+        .await?;
+    tracing::debug!(%media_id, duration_ms = info.duration_ms, "voice note uploaded");
+    Ok(())
 }
 
 /// The worker: runs until cancelled.

@@ -176,6 +176,11 @@ async fn apply_events(client: &Client, events: Vec<ServerEvent>) -> Result<()> {
                 username,
             }),
             ServerEvent::Typing { .. } => {}
+            ServerEvent::Played {
+                message_id,
+                user_id,
+                ..
+            } => client.apply_played(message_id, user_id).await?,
             ServerEvent::Conversation { conversation } => {
                 let id = conversation.id;
                 client
@@ -273,7 +278,7 @@ pub(crate) async fn catch_up(client: &Client) -> Result<()> {
             Err(e) => tracing::info!(error = %e, "could not send a read receipt"),
         }
     }
-    Ok(())
+    client.flush_pending_played().await
 }
 
 async fn catch_up_conversation(client: &Client, conv: Uuid) -> Result<()> {

@@ -44,6 +44,25 @@ pub struct MessageView {
     pub status: MessageStatus,
     /// Why sending failed, when `status` is `failed`.
     pub error: Option<String>,
+    /// The voice note, when the message is one.
+    pub voice: Option<VoiceView>,
+}
+
+/// A voice note as a chat shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct VoiceView {
+    pub media_id: Uuid,
+    /// Length of the audio as the server measured it (the recorder's, while sending).
+    pub duration_ms: u32,
+    /// File size in bytes.
+    pub size: u32,
+    /// 64 bars, 0–255.
+    pub waveform: Vec<u8>,
+    /// Someone else's note: this account has played it. Own note: another member has.
+    pub played: bool,
+    /// Where playback was left, in ms (0 = from the start).
+    pub position_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,4 +114,11 @@ pub enum CoreEvent {
     Connection { state: ConnectionState },
     /// The server no longer accepts this session (revoked or expired): log in again.
     SignedOut,
+    /// A queued voice note's file is going out: `sent` of `total` bytes.
+    Upload {
+        conversation_id: Uuid,
+        id: Uuid,
+        sent: u32,
+        total: u32,
+    },
 }

@@ -6,6 +6,7 @@
 mod outbox;
 mod receipts;
 mod session;
+mod voice;
 
 use receipts::{my_read_seq, recount_unread};
 
@@ -22,13 +23,13 @@ use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
-use crate::views::{ConversationView, MessageStatus, MessageView};
+use crate::views::{ConversationView, MessageStatus, MessageView, VoiceView};
 
 /// Sort keys of messages still in the outbox start here, above any sequence number, and stay
 /// below 2^53 so JavaScript numbers hold them exactly.
 pub const PENDING_BASE: i64 = 1 << 52;
 
-/// Rows per multi-row INSERT (8 parameters each, far below SQLite's limit).
+/// Rows per multi-row INSERT (13 parameters each, far below SQLite's limit).
 const INSERT_CHUNK: usize = 200;
 
 /// The signed-in account on this profile.
@@ -45,8 +46,21 @@ pub(crate) struct OutboxItem {
     pub message_id: Uuid,
     pub conversation_id: Uuid,
     pub text: String,
+    /// The voice note, if the message is one.
+    pub voice: Option<natter_protocol::VoiceAttachment>,
+    /// Whether the voice note's file is already on the server.
+    pub uploaded: bool,
     pub attempts: i64,
     pub next_attempt_at: i64,
+}
+
+/// A voice note written locally, about to be queued.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingVoice {
+    pub media_id: Uuid,
+    pub duration_ms: u32,
+    pub size: u32,
+    pub waveform: Vec<u8>,
 }
 
 #[derive(Clone)]
@@ -71,8 +85,9 @@ fn kind_str(kind: ConversationKind) -> &'static str {
     }
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at, failed";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sort_key, sender_id, sender, text, \
+    sent_at, failed, voice_media_id, voice_duration_ms, voice_size, voice_waveform, played_by, \
+    play_position_ms";
 
 /// Positions of the other members, from which the ticks of own messages follow.
 #[derive(Debug, Clone, Copy, Default)]
@@ -315,7 +330,33 @@ impl Cache {
             mine,
             status,
             error: failed,
+            voice: Self::voice_view(me, mine, row)?,
         })
+    }
+
+    fn voice_view(me: Uuid, mine: bool, row: &SqliteRow) -> Result<Option<VoiceView>> {
+        let Some(media_id) = row.try_get::<Option<String>, _>("voice_media_id")? else {
+            return Ok(None);
+        };
+        let played_by: String = row.try_get("played_by")?;
+        let played = if mine {
+            !played_by.is_empty()
+        } else {
+            played_by.split(',').any(|u| u == me.to_string())
+        };
+        Ok(Some(VoiceView {
+            media_id: Uuid::parse_str(&media_id)
+                .map_err(|e| CoreError::Storage(format!("bad media id: {e}")))?,
+            duration_ms: row
+                .try_get::<Option<u32>, _>("voice_duration_ms")?
+                .unwrap_or(0),
+            size: row.try_get::<Option<u32>, _>("voice_size")?.unwrap_or(0),
+            waveform: row
+                .try_get::<Option<Vec<u8>>, _>("voice_waveform")?
+                .unwrap_or_default(),
+            played,
+            position_ms: row.try_get("play_position_ms")?,
+        }))
     }
 
     /// Up to `limit` messages with `sort_key < before` (newest when `before` is `None`),
@@ -399,6 +440,7 @@ impl Cache {
         id: Uuid,
         sender: &Account,
         text: &str,
+        voice: Option<&PendingVoice>,
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
@@ -410,8 +452,9 @@ impl Cache {
         let sort_key = top.map_or(PENDING_BASE, |t| (t + 1).max(PENDING_BASE));
         sqlx::query(
             r#"
-            INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at)
-            VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7)
+            INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at,
+                voice_media_id, voice_duration_ms, voice_size, voice_waveform)
+            VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
             "#,
         )
         .bind(id.to_string())
@@ -421,6 +464,10 @@ impl Cache {
         .bind(&sender.username)
         .bind(text)
         .bind(now)
+        .bind(voice.map(|v| v.media_id.to_string()))
+        .bind(voice.map(|v| v.duration_ms))
+        .bind(voice.map(|v| v.size))
+        .bind(voice.map(|v| v.waveform.clone()))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -489,9 +536,11 @@ impl Cache {
         let mut inserted: BTreeSet<Uuid> = BTreeSet::new();
         for chunk in storable.chunks(INSERT_CHUNK) {
             let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, sent_at) ",
+                "INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, \
+                 sent_at, voice_media_id, voice_duration_ms, voice_size, voice_waveform, played_by) ",
             );
             q.push_values(chunk, |mut b, m| {
+                let voice = m.voice.as_ref();
                 b.push_bind(m.id.to_string())
                     .push_bind(m.conversation_id.to_string())
                     .push_bind(m.seq)
@@ -499,7 +548,12 @@ impl Cache {
                     .push_bind(m.sender_id.to_string())
                     .push_bind(&m.sender)
                     .push_bind(&m.text)
-                    .push_bind(m.sent_at);
+                    .push_bind(m.sent_at)
+                    .push_bind(voice.map(|v| v.media_id.to_string()))
+                    .push_bind(voice.map(|v| v.duration_ms))
+                    .push_bind(voice.map(|v| v.size))
+                    .push_bind(voice.map(|v| v.waveform.clone()))
+                    .push_bind(played_by_column(&m.played_by));
             });
             q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
             let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
@@ -517,15 +571,22 @@ impl Cache {
                 }
             } else {
                 // Already here: our own message coming back acknowledged (or a repeat).
+                // The server's duration (measured from the audio) replaces the recorder's.
                 sqlx::query(
                     r#"
-                    UPDATE messages SET seq = ?2, sort_key = ?2, sent_at = ?3, failed = NULL
+                    UPDATE messages SET seq = ?2, sort_key = ?2, sent_at = ?3, failed = NULL,
+                        voice_duration_ms = COALESCE(?4, voice_duration_ms),
+                        voice_size = COALESCE(?5, voice_size),
+                        played_by = CASE WHEN ?6 = '' THEN played_by ELSE ?6 END
                     WHERE id = ?1
                     "#,
                 )
                 .bind(m.id.to_string())
                 .bind(m.seq)
                 .bind(m.sent_at)
+                .bind(m.voice.as_ref().map(|v| v.duration_ms))
+                .bind(m.voice.as_ref().map(|v| v.size))
+                .bind(played_by_column(&m.played_by))
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
@@ -557,6 +618,14 @@ impl Cache {
         tx.commit().await?;
         Ok(out)
     }
+}
+
+/// The `played_by` column: comma-separated user ids.
+fn played_by_column(ids: &[Uuid]) -> String {
+    ids.iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// What [`Cache::store_messages`] did.

@@ -12,7 +12,8 @@ impl Cache {
     pub(crate) async fn outbox_head(&self) -> Result<Option<OutboxItem>> {
         let row = sqlx::query(
             r#"
-            SELECT o.message_id, o.conversation_id, m.text, o.attempts, o.next_attempt_at
+            SELECT o.message_id, o.conversation_id, m.text, o.attempts, o.next_attempt_at,
+                o.uploaded, m.voice_media_id, m.voice_waveform
             FROM outbox o JOIN messages m ON m.id = o.message_id
             ORDER BY o.rowid LIMIT 1
             "#,
@@ -20,10 +21,21 @@ impl Cache {
         .fetch_optional(&self.read)
         .await?;
         let Some(row) = row else { return Ok(None) };
+        let voice = match row.try_get::<Option<String>, _>("voice_media_id")? {
+            Some(_) => Some(natter_protocol::VoiceAttachment {
+                media_id: uuid(&row, "voice_media_id")?,
+                waveform: row
+                    .try_get::<Option<Vec<u8>>, _>("voice_waveform")?
+                    .unwrap_or_default(),
+            }),
+            None => None,
+        };
         Ok(Some(OutboxItem {
             message_id: uuid(&row, "message_id")?,
             conversation_id: uuid(&row, "conversation_id")?,
             text: row.try_get("text")?,
+            voice,
+            uploaded: row.try_get::<i64, _>("uploaded")? != 0,
             attempts: row.try_get("attempts")?,
             next_attempt_at: row.try_get("next_attempt_at")?,
         }))
@@ -51,6 +63,15 @@ impl Cache {
         .bind(error)
         .execute(&self.write)
         .await?;
+        Ok(())
+    }
+
+    /// The queued message's voice note is on the server.
+    pub(crate) async fn outbox_uploaded(&self, id: Uuid) -> Result<()> {
+        sqlx::query("UPDATE outbox SET uploaded = 1 WHERE message_id = ?1")
+            .bind(id.to_string())
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
