@@ -249,6 +249,21 @@ describe('voice bubble', () => {
     expect(a.getByTestId('voice-time').textContent).toBe('0:07');
   });
 
+  it('a second tap while the audio is on its way stops it from starting', async () => {
+    let arrive: (v: { status: string; data: unknown }) => void = () => {};
+    api.commands.voiceAudio.mockImplementationOnce(() => new Promise((resolve) => (arrive = resolve)));
+    const { getByTestId } = bubble(note('a'));
+    const play = getByTestId('voice-play');
+    await fireEvent.click(play);
+    expect(play.getAttribute('aria-label')).toMatch(/^Pause/);
+    await fireEvent.click(play);
+    expect(play.getAttribute('aria-label')).toMatch(/^Play/);
+    arrive({ status: 'ok', data: btoa('OggS late') });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(media.play).not.toHaveBeenCalled();
+    expect(getByTestId('voice-bubble').dataset.playing).toBe('false');
+  });
+
   it('takes a new version of the message (played, position) without restarting playback', async () => {
     const { getByTestId, rerender } = bubble(note('a'));
     await fireEvent.click(getByTestId('voice-play'));

@@ -127,7 +127,8 @@ export class VoicePlayer {
     a.addEventListener('canplay', () => this.#applyStart());
     a.addEventListener('ended', () => void this.#ended());
     a.addEventListener('error', () => {
-      if (!this.#track || !this.#url) return;
+      // An aborted load (another track took over) is no failure.
+      if (!this.#track || !this.#url || !a.error || a.error.code === MediaError.MEDIA_ERR_ABORTED) return;
       this.#fail(this.#track.key, 'This voice message could not be played.');
     });
     document.body.append(a);
@@ -145,8 +146,13 @@ export class VoicePlayer {
     return this.positions.get(key) ?? fallback;
   }
 
+  /** Whether `key` plays or is about to (its audio is on its way). */
+  isBusy(key: string): boolean {
+    return this.current === key && (this.playing || this.loading);
+  }
+
   async toggle(track: Track) {
-    if (this.isPlaying(track.key)) this.pause();
+    if (this.isBusy(track.key)) this.pause();
     else await this.play(track);
   }
 
@@ -184,6 +190,11 @@ export class VoicePlayer {
   pause() {
     const t = this.#track;
     if (!t || !this.#audio) return;
+    if (this.loading) {
+      // Not started yet: it never will (playing again loads it anew).
+      this.#loads++;
+      this.loading = false;
+    }
     this.#audio.pause();
     this.playing = false;
     this.#stopTimers();
