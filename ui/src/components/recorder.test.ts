@@ -25,6 +25,7 @@ const api = vi.hoisted(() => {
       voiceCancel: vi.fn(() => ok(null)),
       voiceDrafts: vi.fn<(c: string) => Promise<unknown>>(() => ok([])),
       voiceDraftAudio: vi.fn<(c: string, id: string) => Promise<unknown>>(() => ok(btoa('OggS draft'))),
+      voiceDraftWav: vi.fn<(c: string, id: string) => Promise<unknown>>(() => ok(btoa('RIFF draft'))),
       voiceSend: vi.fn<(c: string, id: string, w: number[] | null) => Promise<unknown>>(() => ok(sent)),
       voiceDiscardDraft: vi.fn<(c: string, id: string) => Promise<unknown>>(() => ok(null)),
     },
@@ -137,6 +138,23 @@ describe('recording (mouse and keyboard)', () => {
     expect(queryByTestId('voice-preview')).toBeNull();
     expect(getByTestId('record')).toBeTruthy();
     expect(player.current).toBeNull(); // the preview stopped playing
+  });
+
+  it('previews as WAV where the web view cannot play Ogg Opus', async () => {
+    media.canPlay = '';
+    try {
+      const { getByTestId } = await composer();
+      await fireEvent.click(getByTestId('record'));
+      await vi.waitFor(() => expect((getByTestId('record-stop') as HTMLButtonElement).disabled).toBe(false));
+      await fireEvent.click(getByTestId('record-stop'));
+      await vi.waitFor(() => expect(getByTestId('voice-preview')).toBeTruthy());
+      await fireEvent.click(getByTestId('preview-play'));
+      await vi.waitFor(() => expect(media.play).toHaveBeenCalled());
+      expect(api.commands.voiceDraftWav).toHaveBeenCalledWith('c', 'd1');
+      expect(media.blobs.at(-1)?.type).toBe('audio/wav');
+    } finally {
+      media.canPlay = 'probably';
+    }
   });
 
   it('deletes the preview', async () => {

@@ -46,6 +46,7 @@ export const commands = {
 	voiceDrafts: (conversationId: string) => typedError<VoiceDraft[], ApiError>(__TAURI_INVOKE("voice_drafts", { conversationId })),
 	/**  A draft's audio as base64 Ogg Opus (for the preview). */
 	voiceDraftAudio: (conversationId: string, id: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_draft_audio", { conversationId, id })),
+	voiceDraftWav: (conversationId: string, id: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_draft_wav", { conversationId, id })),
 	/**  Queues a draft as a voice message; it shows at once as "sending" and the draft is removed. */
 	voiceSend: (conversationId: string, id: string, waveform: number[] | null) => typedError<MessageView, ApiError>(__TAURI_INVOKE("voice_send", { conversationId, id, waveform })),
 	voiceDiscardDraft: (conversationId: string, id: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_discard_draft", { conversationId, id })),

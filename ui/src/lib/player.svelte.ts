@@ -58,8 +58,14 @@ export function draftTrack(d: VoiceDraft): Track {
     conversationId: d.conversation_id,
     durationMs: d.duration_ms,
     startMs: 0,
-    // Drafts exist as Ogg Opus only.
-    fetch: async () => ({ data: await unwrap(commands.voiceDraftAudio(d.conversation_id, d.id)), format: 'ogg' }),
+    fetch: async (format) => ({
+      data: await unwrap(
+        format === 'wav'
+          ? commands.voiceDraftWav(d.conversation_id, d.id)
+          : commands.voiceDraftAudio(d.conversation_id, d.id),
+      ),
+      format,
+    }),
     message: null,
   };
 }
