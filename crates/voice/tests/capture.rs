@@ -111,18 +111,35 @@ fn silence_from_a_named_device(rig: &Rig) {
 /// Record ~1 s, pause ~1 s, record ~1 s: about 2 s of audio, not 3.
 fn pause_and_resume_add_up(rig: &Rig) {
     let (recorder, _log) = start(rig, None);
+    let started = Instant::now();
     std::thread::sleep(Duration::from_millis(1000));
     recorder.pause();
+    let before_pause = started.elapsed();
     let at_pause = recorder.elapsed_ms();
     std::thread::sleep(Duration::from_millis(1000));
     let during = recorder.elapsed_ms() - at_pause;
+    let resumed = Instant::now();
     recorder.resume();
     std::thread::sleep(Duration::from_millis(1000));
+    let after_resume = resumed.elapsed();
+    let total = started.elapsed();
     let draft = recorder.stop().expect("stop");
     let seconds = draft.samples as f64 / 48_000.0;
-    println!("    paused: {seconds:.3} s recorded over ~3 s, {during} ms arrived while paused");
+    let expected = (before_pause + after_resume).as_secs_f64();
+    println!(
+        "    paused: {seconds:.3} s recorded, {expected:.3} s unpaused of {:.3} s, \
+         {during} ms arrived while paused",
+        total.as_secs_f64()
+    );
     assert!(during <= 60, "{during} ms recorded while paused");
-    assert!((1.8..=2.2).contains(&seconds), "{seconds} s");
+    assert!(
+        (seconds - expected).abs() <= 0.2,
+        "{seconds} s for {expected} s unpaused"
+    );
+    assert!(
+        seconds < total.as_secs_f64() - 0.8,
+        "the pause was recorded"
+    );
 }
 
 /// stop() hands back a finished, synced file with its waveform in well under 100 ms.

@@ -47,8 +47,9 @@ pub fn speech_wav(dir: &Path, name: &str, seconds: f64, rate: u32, channels: u32
     let out = dir.join(format!("{name}.wav"));
     // espeak-ng speaks ~12 s of this text; repeat it enough, then cut to length.
     let repeats = (seconds / 8.0).ceil() as u32;
+    // -D: no dither, so the same text gives the same samples every run.
     run(Command::new("sox")
-        .arg("-V1")
+        .args(["-V1", "-D"])
         .arg(&spoken)
         .args([
             "-r",
@@ -69,7 +70,7 @@ pub fn speech_raw(dir: &Path, name: &str, seconds: f64) -> PathBuf {
     let wav = speech_wav(dir, name, seconds, RATE, 1);
     let raw = dir.join(format!("{name}.raw"));
     run(Command::new("sox")
-        .arg("-V1")
+        .args(["-V1", "-D"])
         .arg(&wav)
         .args(["-t", "raw", "-e", "signed-integer", "-b", "16", "-L"])
         .arg(&raw));
