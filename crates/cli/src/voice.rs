@@ -85,7 +85,7 @@ async fn record(
     if !seconds.is_finite() || seconds <= 0.0 {
         bail!("--seconds must be a positive number");
     }
-    let wanted = (seconds * f64::from(VOICE_SAMPLE_RATE)).round() as u64;
+    let wanted = ((seconds * f64::from(VOICE_SAMPLE_RATE)).round() as u64).max(1);
     let at_limit = wanted >= MAX_SAMPLES;
     if wanted > MAX_SAMPLES {
         eprintln!(

@@ -421,8 +421,12 @@ impl Worker {
             (Ok(Pushed::Room), None) => {}
             (Ok(Pushed::Full), None) => {
                 self.close(state, input);
-                if let State::Done(Ok(draft)) = state {
-                    (self.events)(RecorderEvent::AutoStopped(draft.clone()));
+                match state {
+                    State::Done(Ok(draft)) => {
+                        (self.events)(RecorderEvent::AutoStopped(draft.clone()))
+                    }
+                    State::Done(Err(e)) => (self.events)(RecorderEvent::Error(e.to_string())),
+                    State::Recording(_) => {}
                 }
             }
             (Ok(_), Some(message)) => {

@@ -293,3 +293,23 @@ fn a_crash_cut_draft_is_repaired_to_its_last_synced_second() {
 fn recovering_a_missing_directory_finds_nothing() {
     assert!(recover_drafts("/nonexistent/natter/drafts").is_empty());
 }
+
+#[test]
+fn a_limit_of_zero_reports_an_error_instead_of_hanging() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, events) = logger();
+    let mut config = RecorderConfig::new(dir.path());
+    config.max_samples = 0;
+    let (recorder, mut input) = start_test(config, 1, 48_000, events).expect("start");
+    input.deliver(&[0.1f32; 960]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while log.lock().expect("log").is_empty() {
+        assert!(Instant::now() < deadline, "no event");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(matches!(
+        log.lock().expect("log")[0],
+        RecorderEvent::Error(ref m) if m == "nothing was recorded"
+    ));
+    assert!(matches!(recorder.stop(), Err(VoiceError::NothingRecorded)));
+}
