@@ -393,6 +393,8 @@ impl Worker {
             }
         };
         drop(input.stream.take());
+        // Close the file before deleting it (Windows cannot delete an open file).
+        drop(state);
         if cancelled {
             remove(&self.path);
         }
