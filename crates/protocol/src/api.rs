@@ -250,6 +250,26 @@ wire! {
     }
 }
 
+wire! {
+    /// A member's first play of a voice note (`GET /v1/played`): how a client that was away
+    /// learns its notes were played.
+    pub struct PlayedMark {
+        pub conversation_id: Uuid,
+        pub message_id: Uuid,
+        pub user_id: Uuid,
+        /// When the server recorded it (ms since the epoch).
+        pub played_at: i64,
+    }
+}
+
+/// Query of `GET /v1/played`: marks recorded at or after `since` (ms), oldest first, in
+/// conversations the caller belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct PlayedQuery {
+    pub since: Option<i64>,
+}
+
 /// Query of `GET /v1/conversations/{id}/messages`: messages with `after_seq < seq <
 /// before_seq`, oldest first when only `after_seq` is given, otherwise the newest `limit`
 /// below `before_seq`, still returned oldest first.

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use natter_protocol::limits::{PAGE_DEFAULT, PAGE_MAX};
 use natter_protocol::{
-    validate, ApiError, HistoryQuery, Message, ReceiptRequest, SendMessageRequest, ServerEvent,
+    validate, ApiError, HistoryQuery, Message, PlayedMark, PlayedQuery, ReceiptRequest,
+    SendMessageRequest, ServerEvent,
 };
 use uuid::Uuid;
 
@@ -193,6 +194,32 @@ pub async fn post_played(
             .await;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Most played marks in one answer to `GET /v1/played`.
+pub const PLAYED_PAGE: u32 = 1000;
+
+/// Played marks since a time, for a client catching up after being away. Page by passing
+/// the last `played_at` seen as `since` (marks at that same instant come again; applying a
+/// mark twice changes nothing).
+#[utoipa::path(
+    get, path = "/v1/played", tag = "messages",
+    security(("bearer" = [])),
+    params(PlayedQuery),
+    responses((status = 200, description = "Marks, oldest first (at most 1,000)", body = Vec<PlayedMark>))
+)]
+pub async fn played_since(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<PlayedQuery>,
+) -> Result<Json<Vec<PlayedMark>>> {
+    let since = query.since.unwrap_or(0);
+    Ok(Json(
+        state
+            .store
+            .played_since(user.id, since, PLAYED_PAGE)
+            .await?,
+    ))
 }
 
 #[cfg(test)]

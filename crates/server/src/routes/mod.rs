@@ -60,6 +60,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::send_message, messages::history))
         .routes(routes!(messages::post_receipt))
         .routes(routes!(messages::post_played))
+        .routes(routes!(messages::played_since))
         .routes(routes!(media::upload, media::download))
         .routes(routes!(ws::ws))
 }

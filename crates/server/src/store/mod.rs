@@ -9,7 +9,8 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, MediaInfo, Message, ReceiptKind, UserSummary, VoiceAttachment,
+    Account, Conversation, MediaInfo, Message, PlayedMark, ReceiptKind, UserSummary,
+    VoiceAttachment,
 };
 use uuid::Uuid;
 
@@ -209,6 +210,10 @@ pub trait Store: Send + Sync {
         user_id: Uuid,
         now: i64,
     ) -> Result<bool>;
+
+    /// Played marks recorded at or after `since` in conversations `user_id` belongs to,
+    /// oldest first, at most `limit`.
+    async fn played_since(&self, user_id: Uuid, since: i64, limit: u32) -> Result<Vec<PlayedMark>>;
 
     /// Closes connections after the last request.
     async fn close(&self);

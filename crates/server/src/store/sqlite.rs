@@ -12,8 +12,8 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, ConversationKind, ErrorCode, MediaInfo, Member, Message, ReceiptKind,
-    UserSummary, VoiceNote,
+    Account, Conversation, ConversationKind, ErrorCode, MediaInfo, Member, Message, PlayedMark,
+    ReceiptKind, UserSummary, VoiceNote,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -841,6 +841,34 @@ impl Store for SqliteStore {
         .rows_affected();
         tx.commit().await?;
         Ok(inserted == 1)
+    }
+
+    async fn played_since(&self, user_id: Uuid, since: i64, limit: u32) -> Result<Vec<PlayedMark>> {
+        let rows = sqlx::query(
+            "
+            SELECT m.conversation_id, p.message_id, p.user_id, p.played_at
+            FROM voice_plays AS p
+            JOIN messages AS m ON m.id = p.message_id
+            JOIN members AS mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1
+            WHERE p.played_at >= ?2
+            ORDER BY p.played_at
+            LIMIT ?3",
+        )
+        .bind(user_id.to_string())
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PlayedMark {
+                    conversation_id: uuid_col(r, "conversation_id")?,
+                    message_id: uuid_col(r, "message_id")?,
+                    user_id: uuid_col(r, "user_id")?,
+                    played_at: r.try_get("played_at")?,
+                })
+            })
+            .collect()
     }
 
     async fn close(&self) {

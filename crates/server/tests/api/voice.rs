@@ -229,6 +229,22 @@ async fn a_voice_note_made_by_opusenc_is_sent_fetched_and_marked_played() {
     assert_eq!(alice.post(&played, json!({})).await.status, 204);
     alice_ws.assert_quiet(Duration::from_millis(300)).await;
     assert_eq!(alice.history(conv.id, "").await[0].played_by, vec![bob.id]);
+    // a client that was away catches up on marks
+    let marks: Vec<natter_protocol::PlayedMark> = alice.get("/v1/played?since=0").await.json();
+    assert_eq!(
+        marks
+            .iter()
+            .map(|m| (m.message_id, m.user_id))
+            .collect::<Vec<_>>(),
+        vec![(message.id, bob.id)]
+    );
+    let later: Vec<natter_protocol::PlayedMark> = alice
+        .get(&format!("/v1/played?since={}", marks[0].played_at + 1))
+        .await
+        .json();
+    assert!(later.is_empty());
+    let outsider: Vec<natter_protocol::PlayedMark> = carol.get("/v1/played?since=0").await.json();
+    assert!(outsider.is_empty(), "carol is not in the chat");
     carol
         .post(&played, json!({}))
         .await
