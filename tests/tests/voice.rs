@@ -221,3 +221,30 @@ async fn when_a_note_ends_the_next_unheard_one_is_found_in_group_chats_too() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_who_was_away_sees_the_note_played_when_back() {
+    let h = Harness::new().await;
+    let alice = h.alice().await;
+    let bob = h.bob().await;
+    let conv = alice.chat_with(&bob).await;
+    let sent = alice
+        .client
+        .send_voice(conv, opusenc_note(1), None)
+        .await
+        .unwrap();
+    accepted(&alice, sent.id).await;
+    eventually("bob has it", || async {
+        bob.client.message(sent.id).await.ok()?
+    })
+    .await;
+    alice.quit().await;
+
+    bob.client.mark_voice_played(sent.id).await.unwrap();
+    let alice = h.reopen("alice").await;
+    eventually("alice, back online, sees her note played", || async {
+        let m = alice.client.message(sent.id).await.ok()??;
+        m.voice?.played.then_some(())
+    })
+    .await;
+}

@@ -17,3 +17,10 @@ ALTER TABLE messages ADD COLUMN play_position_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;
 
 CREATE INDEX messages_played_pending ON messages (played_pending) WHERE played_pending = 1;
+
+-- Cursors of catch-ups that are not per conversation (e.g. 'played': the newest played mark
+-- fetched, in server ms).
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT;

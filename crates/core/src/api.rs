@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use natter_protocol::{
     Account, ApiError, Conversation, CreateDirectRequest, CreateGroupRequest, ErrorCode,
-    HistoryQuery, LoginRequest, LoginResponse, MediaInfo, Message, ReceiptKind, ReceiptRequest,
-    SendMessageRequest, SignupRequest,
+    HistoryQuery, LoginRequest, LoginResponse, MediaInfo, Message, PlayedMark, PlayedQuery,
+    ReceiptKind, ReceiptRequest, SendMessageRequest, SignupRequest,
 };
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -208,6 +208,16 @@ impl Api {
     ) -> Result<()> {
         let path = format!("/v1/conversations/{conversation}/messages/{message}/played");
         Self::send_empty(self.request(Method::POST, &path, Some(token))?).await
+    }
+
+    /// Played marks recorded at or after `since` (server ms), oldest first.
+    pub(crate) async fn played_since(&self, token: &str, since: i64) -> Result<Vec<PlayedMark>> {
+        let query = PlayedQuery { since: Some(since) };
+        Self::send(
+            self.request(Method::GET, "/v1/played", Some(token))?
+                .query(&query),
+        )
+        .await
     }
 
     pub(crate) async fn receipt(

@@ -278,7 +278,8 @@ pub(crate) async fn catch_up(client: &Client) -> Result<()> {
             Err(e) => tracing::info!(error = %e, "could not send a read receipt"),
         }
     }
-    client.flush_pending_played().await
+    client.flush_pending_played().await?;
+    client.catch_up_played().await
 }
 
 async fn catch_up_conversation(client: &Client, conv: Uuid) -> Result<()> {

@@ -194,6 +194,29 @@ impl Client {
         Ok(())
     }
 
+    /// Learns the played marks made while this client was away (the sender sees their note
+    /// played even if they were offline when it happened).
+    pub(crate) async fn catch_up_played(&self) -> Result<()> {
+        /// The server's page size (`natter_server::routes::messages::PLAYED_PAGE`).
+        const PAGE: usize = 1000;
+        let (token, _) = self.auth()?;
+        let mut since = self.inner.cache.played_cursor().await?;
+        loop {
+            let marks = self.api().played_since(&token, since).await?;
+            let mut top = since;
+            for mark in &marks {
+                self.apply_played(mark.message_id, mark.user_id).await?;
+                top = top.max(mark.played_at);
+            }
+            self.inner.cache.set_played_cursor(top).await?;
+            // `top == since`: a whole page at one instant; the next marks come next time.
+            if marks.len() < PAGE || top == since {
+                return Ok(());
+            }
+            since = top;
+        }
+    }
+
     /// Remembers where playback of a note was left, so it resumes there.
     pub async fn set_voice_position(&self, message_id: Uuid, position_ms: u32) -> Result<()> {
         self.auth()?;

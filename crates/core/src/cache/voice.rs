@@ -123,6 +123,27 @@ impl Cache {
         row.map(|r| uuid(&r, "id")).transpose()
     }
 
+    /// Where the catch-up of played marks resumes (server ms; 0 = from the beginning).
+    pub(crate) async fn played_cursor(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM sync_state WHERE key = 'played'")
+                .fetch_optional(&self.read)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
+    pub(crate) async fn set_played_cursor(&self, at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (key, value) VALUES ('played', ?1)
+            ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+        )
+        .bind(at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     /// The sort key of a message (to find what comes after it).
     pub(crate) async fn sort_key(&self, message_id: Uuid) -> Result<Option<i64>> {
         let row = sqlx::query("SELECT sort_key FROM messages WHERE id = ?1")
