@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use natter_core::{Client, CoreError, CoreEvent, MessageStatus, MessageView};
 use uuid::Uuid;
@@ -83,7 +84,7 @@ enum Command {
     },
     /// Sign out and revoke the session on the server.
     Logout,
-    /// Send a text message.
+    /// Send a text message or a voice note.
     Send {
         /// Username of the person to write to (direct chat).
         #[arg(
@@ -95,8 +96,12 @@ enum Command {
         /// Conversation id (e.g. a group).
         #[arg(long)]
         conversation: Option<Uuid>,
+        #[arg(long, conflicts_with = "voice", required_unless_present = "voice")]
+        text: Option<String>,
+        /// A voice note: any Ogg Opus file of at most 60 s (`natter voice record/encode`
+        /// make one).
         #[arg(long)]
-        text: String,
+        voice: Option<PathBuf>,
         /// Seconds to keep trying before leaving the message queued.
         #[arg(long, default_value_t = 15)]
         timeout: u64,
@@ -288,7 +293,16 @@ fn human_message(m: &MessageView) -> String {
     } else {
         String::new()
     };
-    format!("{at} {}: {}{status}", m.sender, m.text)
+    let body = match &m.voice {
+        Some(v) => format!(
+            "[voice note {}:{:02}{}]",
+            v.duration_ms / 60_000,
+            (v.duration_ms / 1000) % 60,
+            if v.played { ", played" } else { "" }
+        ),
+        None => m.text.clone(),
+    };
+    format!("{at} {}: {body}{status}", m.sender)
 }
 
 async fn client_command(client: &Client, command: Command) -> anyhow::Result<()> {
@@ -318,11 +332,20 @@ async fn client_command(client: &Client, command: Command) -> anyhow::Result<()>
             to,
             conversation,
             text,
+            voice,
             timeout,
             json,
         } => {
             let conv = conversation_for(client, to, conversation).await?;
-            let queued = client.send_text(conv, &text).await?;
+            let queued = match (text, voice) {
+                (Some(text), _) => client.send_text(conv, &text).await?,
+                (None, Some(path)) => {
+                    let bytes = std::fs::read(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    client.send_voice(conv, bytes, None).await?
+                }
+                (None, None) => anyhow::bail!("give --text or --voice"),
+            };
             client.flush_outbox(Duration::from_secs(timeout)).await?;
             let msg = client
                 .message(queued.id)
@@ -448,5 +471,8 @@ fn describe(ev: &CoreEvent) -> String {
         CoreEvent::Conversation { conversation } => format!("conversation {}", conversation.title),
         CoreEvent::Connection { state } => format!("connection: {state:?}").to_lowercase(),
         CoreEvent::SignedOut => "signed out".into(),
+        CoreEvent::Upload {
+            id, sent, total, ..
+        } => format!("uploading {id}: {sent}/{total} bytes"),
     }
 }

@@ -19,8 +19,8 @@ use crate::{Draft, VoiceError};
 pub const MAX_SAMPLES: u64 = VOICE_MAX_MS as u64 * VOICE_SAMPLE_RATE as u64 / 1000;
 /// When the "10 seconds left" warning goes out: at 50.0 s.
 pub const WARN_AT_SAMPLES: u64 = MAX_SAMPLES - 10 * VOICE_SAMPLE_RATE as u64;
-/// Natter's voice bitrate: 24 kbps (~183 KB a minute).
-pub const DEFAULT_BITRATE: i32 = 24_000;
+/// Natter's voice bitrate, the same as `natter voice encode` (see natter_media).
+pub const DEFAULT_BITRATE: i32 = natter_media::DEFAULT_BITRATE;
 
 /// How long the worker sleeps when there is nothing to do; bounds how stale a read can be.
 const POLL: Duration = Duration::from_millis(10);

@@ -130,7 +130,7 @@ fn the_default_limits_are_sixty_and_fifty_seconds() {
     let config = RecorderConfig::new("x");
     assert_eq!(config.max_samples, 2_880_000);
     assert_eq!(config.warn_at_samples, 2_400_000);
-    assert_eq!(config.bitrate, 24_000);
+    assert_eq!(config.bitrate, natter_media::DEFAULT_BITRATE);
 }
 
 #[test]
