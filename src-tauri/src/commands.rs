@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 type Res<T> = Result<T, ApiError>;
 
-fn api(e: CoreError) -> ApiError {
+pub(crate) fn api(e: CoreError) -> ApiError {
     tracing::warn!(code = %e.code(), error = %e, "command failed");
     e.to_api()
 }

@@ -3,6 +3,7 @@
 //! event stream with everything the core reports.
 
 mod commands;
+mod recording;
 
 use std::path::{Path, PathBuf};
 
@@ -35,8 +36,23 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::discard_message,
             commands::mark_read,
             commands::typing,
+            recording::voice_start,
+            recording::voice_pause,
+            recording::voice_resume,
+            recording::voice_stop,
+            recording::voice_cancel,
+            recording::voice_drafts,
+            recording::voice_draft_audio,
+            recording::voice_draft_wav,
+            recording::voice_send,
+            recording::voice_discard_draft,
+            recording::voice_audio,
+            recording::voice_wav,
+            recording::voice_played,
+            recording::voice_position,
+            recording::voice_next_unplayed,
         ])
-        .events(collect_events![NatterEvent])
+        .events(collect_events![NatterEvent, recording::VoiceEvent])
         .constant(
             "TEXT_MAX_CHARS",
             natter_core::protocol::limits::TEXT_MAX_CHARS,
@@ -46,6 +62,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             natter_core::protocol::limits::GROUP_MAX_MEMBERS,
         )
         .constant("PAGE_SIZE", natter_core::protocol::limits::PAGE_DEFAULT)
+        .constant("VOICE_MAX_MS", natter_core::protocol::limits::VOICE_MAX_MS)
         // Sequence numbers and sort keys stay below 2^53 (see natter_core::PENDING_BASE), and
         // times are milliseconds, so JavaScript numbers hold every i64 this API carries.
         .dangerously_cast_bigints_to_number()
@@ -168,6 +185,7 @@ pub fn run() {
 
             let title = window_title(&client);
             app.manage(client);
+            app.manage(recording::Recording::default());
             let window =
                 WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
                     .title(title)

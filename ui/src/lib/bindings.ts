@@ -34,31 +34,35 @@ export const commands = {
 	discardMessage: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("discard_message", { id })),
 	markRead: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_read", { conversationId })),
 	typing: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("typing", { conversationId })),
-	/**  Starts recording a voice note for `conversation_id` from the default microphone. */
+	/**  Starts recording a voice note for a conversation (stops nothing else: one at a time). */
 	voiceStart: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_start", { conversationId })),
 	voicePause: () => typedError<null, ApiError>(__TAURI_INVOKE("voice_pause")),
 	voiceResume: () => typedError<null, ApiError>(__TAURI_INVOKE("voice_resume")),
-	/**  Stops recording; the draft is ready to preview. */
+	/**  Stops recording; the note is ready to preview and send (also after a stop at 60 s). */
 	voiceStop: () => typedError<VoiceDraft, ApiError>(__TAURI_INVOKE("voice_stop")),
-	/**  Stops recording and deletes it. */
+	/**  Stops recording and throws the note away. */
 	voiceCancel: () => typedError<null, ApiError>(__TAURI_INVOKE("voice_cancel")),
-	/**  Unsent voice drafts of a conversation, including one recovered after a crash. */
+	/**
+	 *  Notes recorded for a conversation and neither sent nor discarded, including one cut off
+	 *  when the app was killed (finished up to its last complete second).
+	 */
 	voiceDrafts: (conversationId: string) => typedError<VoiceDraft[], ApiError>(__TAURI_INVOKE("voice_drafts", { conversationId })),
-	/**  A draft's audio as base64 Ogg Opus (for the preview). */
+	/**  A draft's Ogg Opus file, base64-encoded, for preview. */
 	voiceDraftAudio: (conversationId: string, id: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_draft_audio", { conversationId, id })),
+	/**  A draft decoded to WAV, for previewing in web views that cannot play Ogg Opus. */
 	voiceDraftWav: (conversationId: string, id: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_draft_wav", { conversationId, id })),
-	/**  Queues a draft as a voice message; it shows at once as "sending" and the draft is removed. */
+	/**  Sends a draft; it is removed once queued (the outbox keeps its own copy). */
 	voiceSend: (conversationId: string, id: string, waveform: number[] | null) => typedError<MessageView, ApiError>(__TAURI_INVOKE("voice_send", { conversationId, id, waveform })),
 	voiceDiscardDraft: (conversationId: string, id: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_discard_draft", { conversationId, id })),
-	/**  A voice message's audio as base64 Ogg Opus (downloaded once, then cached). */
+	/**  A voice message's Ogg Opus file, base64-encoded (downloaded once, then from the profile). */
 	voiceAudio: (messageId: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_audio", { messageId })),
-	/**  The same audio as base64 16-bit WAV, for web views that cannot play Ogg Opus. */
+	/**  The same note decoded to WAV, for web views that cannot play Ogg Opus. */
 	voiceWav: (messageId: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_wav", { messageId })),
-	/**  This account played someone else's voice message. */
+	/**  This account played a voice note to its end (or most of it). */
 	voicePlayed: (messageId: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_played", { messageId })),
-	/**  Remembers where playback of a voice message stopped. */
+	/**  Remembers where playback of a note was left. */
 	voicePosition: (messageId: string, positionMs: number) => typedError<null, ApiError>(__TAURI_INVOKE("voice_position", { messageId, positionMs })),
-	/**  The next voice message from others not yet played, after this one in its conversation. */
+	/**  The next unplayed note from others after this one in its chat (plays when this ends). */
 	voiceNextUnplayed: (messageId: string) => typedError<MessageView | null, ApiError>(__TAURI_INVOKE("voice_next_unplayed", { messageId })),
 };
 
@@ -117,8 +121,6 @@ export type CoreEvent =
 { type: "message"; message: MessageView } | 
 /**  An unsent message was deleted on this device. */
 { type: "message_removed"; conversation_id: string; id: string } | 
-/**  Progress of uploading a voice message's audio (`id` is the message id). */
-{ type: "upload"; conversation_id: string; id: string; sent: number; total: number } | 
 /**  Delivery or read positions moved: the status of own messages may have changed. */
 { type: "receipts"; conversation_id: string } | 
 /**  Someone is typing in a conversation (show it for about 5 seconds). */
@@ -128,7 +130,9 @@ export type CoreEvent =
 /**  The live connection to the server changed state. */
 { type: "connection"; state: ConnectionState } | 
 /**  The server no longer accepts this session (revoked or expired): log in again. */
-{ type: "signed_out" };
+{ type: "signed_out" } | 
+/**  A queued voice note's file is going out: `sent` of `total` bytes. */
+{ type: "upload"; conversation_id: string; id: string; sent: number; total: number };
 
 /**  A machine-readable error code. A code exists only where a caller acts differently on it. */
 export type ErrorCode = 
@@ -170,19 +174,22 @@ export type ErrorCode =
 "forbidden_origin" | 
 /**  The request body is larger than the server accepts. */
 "payload_too_large" | 
+/**
+ *  The file is not a well-formed Ogg Opus voice note (not Ogg, not Opus, or its headers
+ *  and timing disagree with the audio), or its waveform is malformed.
+ */
+"invalid_voice" | 
+/**  The voice note is longer than the limit (measured from the audio). */
+"voice_too_long" | 
+/**  The media file is larger than the limit for its kind. */
+"media_too_large" | 
+/**  No such media, or the caller may not see it (indistinguishable on purpose). */
+"media_not_found" | 
 /**  Something went wrong on the server; nothing was changed. */
 "internal" | 
 /**  The server could not be reached (client-side only). */
 "network" | 
-/**  The voice note is not valid Ogg Opus, or its waveform is malformed. */
-"invalid_voice" | 
-/**  The voice note is longer than the limit. */
-"voice_too_long" | 
-/**  The media file is larger than the server accepts. */
-"media_too_large" | 
-/**  No such media, or the caller may not read it. */
-"media_not_found" | 
-/**  No microphone could be opened (client-side only). */
+/**  No microphone could be opened, or recording failed (client-side only). */
 "microphone";
 
 /**  Delivery state of a message, as the ticks in a chat show it. */
@@ -219,43 +226,44 @@ export type MessageView = {
 	status: MessageStatus,
 	/**  Why sending failed, when `status` is `failed`. */
 	error: string | null,
-	/**  Set for a voice message (its `text` is empty). */
+	/**  The voice note, when the message is one. */
 	voice: VoiceView | null,
 };
 
 /**  Everything the core reports, forwarded to the UI as one typed event. */
 export type NatterEvent = CoreEvent;
 
-/**  An unsent voice recording of a conversation. */
+/**  A recorded note waiting to be previewed, sent or discarded. */
 export type VoiceDraft = {
 	id: string,
 	conversation_id: string,
 	duration_ms: number,
-	/**  64 bars, 0-255. */
 	waveform: number[],
 };
 
 /**  What the recorder reports while recording. */
 export type VoiceEvent = 
-/**  The input level now (0..1) and how long the recording is. */
-{ type: "level"; level: number; elapsed_ms: number } | 
-/**  The recording will stop by itself soon. */
+/**  About 30 times a second: input level 0–1 and audio recorded so far. */
+{ type: "level"; level: number | null; elapsed_ms: number } | 
+/**  Recording stops by itself in `remaining_ms`. */
 { type: "warning"; remaining_ms: number } | 
-/**  The recording reached the limit and stopped; the draft is ready to preview. */
+/**  The 60 s limit was reached; the note is ready as this draft. */
 { type: "auto_stopped"; draft: VoiceDraft } | 
-/**  Recording failed (the microphone went away, ...). */
+/**  The microphone failed; the recording so far is kept as a draft if it holds audio. */
 { type: "error"; message: string };
 
-/**  The voice part of a message. */
+/**  A voice note as a chat shows it. */
 export type VoiceView = {
 	media_id: string,
+	/**  Length of the audio as the server measured it (the recorder's, while sending). */
 	duration_ms: number,
+	/**  File size in bytes. */
 	size: number,
-	/**  64 bars, 0-255. */
+	/**  64 bars, 0–255. */
 	waveform: number[],
-	/**  Someone else's note: this account played it. Own note: someone played it. */
+	/**  Someone else's note: this account has played it. Own note: another member has. */
 	played: boolean,
-	/**  Where this account's playback stopped. */
+	/**  Where playback was left, in ms (0 = from the start). */
 	position_ms: number,
 };
 

@@ -225,7 +225,7 @@ export class Recorder {
       case 'level':
         if (!this.active) return;
         this.elapsed = e.elapsed_ms;
-        this.#level(e.elapsed_ms, e.level);
+        this.#level(e.elapsed_ms, e.level ?? 0);
         if (this.remaining !== null) {
           this.remaining = Math.max(0, this.#warnedLeft - (e.elapsed_ms - this.#warnedAt));
         }
