@@ -37,8 +37,20 @@ for _ in $(seq 1 100); do [ -s "$WORK/server.url" ] && break; sleep 0.1; done
 SERVER_URL=$(head -n1 "$WORK/server.url")
 [ -n "$SERVER_URL" ] || { cat "$WORK/server.log" >&2; exit 1; }
 
+# The app's microphone: ALSA's file plugin reading speech from a FIFO fed in real time (see
+# tests/alsa/README.md). Only the processes started below see this ALSA configuration.
+espeak-ng -w "$WORK/speech.wav" "Hello Walt, this is Vera recording a voice note in the Natter app. \
+  It comes through the microphone, in real time, and should sound just like this." 2>/dev/null
+sox -D "$WORK/speech.wav" -r 48000 -c 1 -b 16 "$WORK/speech48k.wav" pad 0 1
+sox -D "$WORK/speech48k.wav" -t raw -e signed-integer "$WORK/speech.raw" repeat 5
+mkfifo "$WORK/mic.fifo"
+sed "s#@INFILE@#$WORK/mic.fifo#" tests/alsa/asound.conf.example >"$WORK/asound.conf"
+python3 tests/alsa/feed.py "$WORK/speech.raw" "$WORK/mic.fifo" &
+PIDS+=($!)
+
 PORT=$((4500 + RANDOM % 400))
-tauri-driver --port "$PORT" --native-driver /usr/bin/WebKitWebDriver >"$WORK/driver.log" 2>&1 &
+ALSA_CONFIG_PATH="$WORK/asound.conf" \
+  tauri-driver --port "$PORT" --native-driver /usr/bin/WebKitWebDriver >"$WORK/driver.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/status" >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -49,6 +61,7 @@ export NATTER_E2E_CLI="$BIN/natter"
 export NATTER_E2E_SERVER="$SERVER_URL"
 export NATTER_E2E_WORK="$WORK"
 export NATTER_E2E_SHOTS="$ROOT/target/e2e"
+export NATTER_E2E_SPEECH_WAV="$WORK/speech48k.wav"
 if ! node --test --test-concurrency=1 tests/e2e/; then
   echo "---- tauri-driver log" >&2; tail -n 50 "$WORK/driver.log" >&2
   echo "---- server log" >&2; tail -n 50 "$WORK/server.log" >&2
