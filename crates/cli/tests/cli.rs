@@ -445,3 +445,87 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Runs an audio tool; fails the test with the tool's own words if it cannot.
+fn tool<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(program: &str, args: I) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (./x test installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn send_voice_takes_any_encoders_note_up_to_a_minute_and_says_why_otherwise() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&server.url, dir.path());
+    cli.signup("alice");
+    cli.signup("bob");
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+
+    // Speech, and a 61-second tone, as WAVs.
+    let speech = path("speech.wav");
+    tool(
+        "espeak-ng",
+        ["-w", &speech, "A voice note from the command line."],
+    );
+    let long = path("long.wav");
+    tool(
+        "sox",
+        [
+            "-n", "-r", "48000", "-c", "1", "-b", "16", &long, "synth", "61", "sine", "300",
+        ],
+    );
+
+    // Made by Natter's own encoder, and by opusenc at two bitrates: all accepted.
+    let ours = path("ours.ogg");
+    tool(BIN, ["voice", "encode", &speech, "--out", &ours]);
+    let opusenc = path("opusenc.opus");
+    tool("opusenc", ["--quiet", &speech, &opusenc]);
+    let opusenc_low = path("opusenc16.opus");
+    tool(
+        "opusenc",
+        ["--quiet", "--bitrate", "16", &speech, &opusenc_low],
+    );
+    for note in [&ours, &opusenc, &opusenc_low] {
+        let sent: Value = serde_json::from_str(
+            &cli.ok("alice", &["send", "--to", "bob", "--voice", note, "--json"]),
+        )
+        .unwrap();
+        assert!(sent["seq"].as_i64().is_some(), "{sent}");
+        assert!(
+            sent["voice"]["duration_ms"].as_u64().unwrap() > 1000,
+            "{sent}"
+        );
+    }
+    let got = cli.messages("bob", "alice");
+    assert_eq!(
+        got.iter().filter(|m| !m["voice"].is_null()).count(),
+        3,
+        "bob has the three notes"
+    );
+
+    // Too long, not Opus, not audio: a non-zero exit naming the code.
+    let too_long = path("long.opus");
+    tool("opusenc", ["--quiet", &long, &too_long]);
+    let vorbis = path("vorbis.ogg");
+    tool("sox", [&speech, &vorbis]);
+    for (file, code) in [
+        (&too_long, "voice_too_long"),
+        (&vorbis, "invalid_voice"),
+        (&speech, "invalid_voice"),
+    ] {
+        let err = cli.fails("alice", &["send", "--to", "bob", "--voice", file]);
+        assert!(err.contains(code), "{file}: {err}");
+    }
+    assert_eq!(
+        cli.messages("bob", "alice").len(),
+        3,
+        "nothing else arrived"
+    );
+}
