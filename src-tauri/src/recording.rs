@@ -240,7 +240,7 @@ pub async fn voice_send(
         .send_voice(conversation_id, bytes, waveform)
         .await
         .map_err(crate::commands::api)?;
-    if let Err(e) = natter_voice::discard_draft(&drafts_dir(&client, conversation_id), &id) {
+    if let Err(e) = natter_voice::discard_draft(drafts_dir(&client, conversation_id), &id) {
         tracing::warn!(error = %e, "could not remove a sent draft");
     }
     Ok(message)
@@ -254,7 +254,7 @@ pub async fn voice_discard_draft(
     id: String,
 ) -> Res<()> {
     draft_path(&client, conversation_id, &id)?;
-    natter_voice::discard_draft(&drafts_dir(&client, conversation_id), &id).map_err(mic)
+    natter_voice::discard_draft(drafts_dir(&client, conversation_id), &id).map_err(mic)
 }
 
 /// A voice message's Ogg Opus file, base64-encoded (downloaded once, then from the profile).

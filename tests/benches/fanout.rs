@@ -108,6 +108,7 @@ async fn main() {
             .json(&SendMessageRequest {
                 id,
                 text: format!("fan-out message {i}"),
+                voice: None,
             })
             .send()
             .await
