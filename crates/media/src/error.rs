@@ -3,7 +3,7 @@
 use natter_protocol::limits::{VOICE_MAX_MS, VOICE_SAMPLE_RATE};
 use natter_protocol::ErrorCode;
 
-/// Why a voice note or an audio input was refused, or an operation failed.
+/// Why a voice note, an audio input or a photo was refused, or an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// The bytes are not an Ogg file at all. The text says what they look like instead.
@@ -37,6 +37,28 @@ pub enum MediaError {
     /// the input file's fault.
     #[error("audio codec error: {0}")]
     Codec(String),
+    /// Not a photo in any format we recognise (checked by content, never by file name).
+    #[error("not an image (photos must be JPEG, PNG, WebP or GIF)")]
+    NotAnImage,
+    /// A recognised format or variant that is not accepted; the text names it ("HEIC/HEIF").
+    #[error("{0} is not supported (photos must be JPEG, PNG, WebP or GIF)")]
+    UnsupportedImage(String),
+    /// The header declares more pixels than [`crate::photo::MAX_PHOTO_PIXELS`] (checked
+    /// before decoding).
+    #[error(
+        "the image is {width}×{height} pixels, more than the {} megapixel limit",
+        crate::photo::MAX_PHOTO_PIXELS / 1_000_000
+    )]
+    ImageTooLarge { width: u32, height: u32 },
+    /// A GIF with more frames than the limit (counted from its blocks before decoding).
+    #[error("the animation has more than {max} frames")]
+    TooManyFrames { max: u32 },
+    /// An image whose data is broken or cut off.
+    #[error("damaged image: {0}")]
+    CorruptImage(String),
+    /// Resizing or encoding a photo failed in a way that is not the input's fault.
+    #[error("image processing error: {0}")]
+    ImageCodec(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -54,7 +76,17 @@ impl MediaError {
             MediaError::Wav(_) | MediaError::Unsupported(_) | MediaError::NoAudio => {
                 ErrorCode::BadRequest
             }
-            MediaError::Codec(_) | MediaError::Io(_) => ErrorCode::Internal,
+            MediaError::ImageTooLarge { .. } | MediaError::TooManyFrames { .. } => {
+                ErrorCode::MediaTooLarge
+            }
+            // A dedicated `invalid_image` code would let the UI say "not a photo"; until the
+            // protocol has one these are plain bad requests.
+            MediaError::NotAnImage
+            | MediaError::UnsupportedImage(_)
+            | MediaError::CorruptImage(_) => ErrorCode::BadRequest,
+            MediaError::Codec(_) | MediaError::ImageCodec(_) | MediaError::Io(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 }

@@ -5,6 +5,9 @@
 //! 60 s. The server only runs [`validate_voice_note`], which measures length from the audio
 //! packets and never trusts a header; the CLI encodes and inspects; the recorder
 //! (`natter-voice`) streams packets through [`VoiceEncoder`] and [`OggOpusWriter`].
+//!
+//! Photos for albums go through [`prepare_photo`] / [`prepare_many`] (see [`photo`]): limits
+//! from the headers first, then decode, resize, orientation, re-encode without metadata.
 
 mod decode;
 mod encode;
@@ -12,6 +15,7 @@ mod error;
 mod ogg_opus;
 mod ogg_page;
 mod opus_packet;
+pub mod photo;
 mod resample;
 mod waveform;
 mod writer;
@@ -20,6 +24,7 @@ pub use decode::{decode, pcm_to_wav, to_wav, Pcm};
 pub use encode::{encode_pcm, encode_wav, EncodedNote, VoiceEncoder, DEFAULT_BITRATE, MAX_SAMPLES};
 pub use error::MediaError;
 pub use ogg_opus::{inspect, repair, validate_voice_note, OpusInfo};
+pub use photo::{prepare_many, prepare_photo, sniff, ImageKind, PrepareOptions, PreparedPhoto};
 pub use resample::{downmix, Resampler};
 pub use waveform::{waveform_of, WaveformBuilder};
 pub use writer::{OggOpusWriter, PACKETS_PER_PAGE};

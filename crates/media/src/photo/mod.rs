@@ -1,0 +1,201 @@
+//! Photos for albums: check a file's headers against the limits, decode it by what it really
+//! is, turn it upright, shrink it, and re-encode it from pixels (so no metadata survives), with
+//! a small thumbnail and a blurhash placeholder.
+//!
+//! The pipeline per photo: size limit → [`sniff`] the magic bytes → read dimensions and frame
+//! count from the headers (refusing bombs before any pixel is allocated) → decode (first frame of
+//! an animation) → resize with `fast_image_resize` → apply the EXIF orientation → encode JPEG,
+//! or lossless WebP when the picture has real transparency → thumbnail JPEG → blurhash.
+
+mod pixels;
+mod sniff;
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use image::{DynamicImage, ImageReader, Limits};
+
+use crate::MediaError;
+pub use sniff::{sniff, ImageKind};
+
+/// Largest input file accepted, checked before anything is parsed: 50 MiB (a 100 MP camera
+/// JPEG is ~40 MiB).
+pub const MAX_PHOTO_BYTES: usize = 50 * 1024 * 1024;
+/// Most pixels an input may declare in its header (width × height), checked before decoding:
+/// 100 megapixels. A "decompression bomb" (a few bytes declaring 100000×100000) stops here.
+pub const MAX_PHOTO_PIXELS: u64 = 100_000_000;
+/// Most frames a GIF may have, counted from its block structure without decoding.
+pub const MAX_GIF_FRAMES: u32 = 1_000;
+/// Most memory one decode may allocate; a second line of defence behind [`MAX_PHOTO_PIXELS`]
+/// (100 MP as 8-bit RGBA is 400 MB).
+pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// Longest edge of a prepared photo, in pixels.
+pub const MAX_EDGE: u32 = 2048;
+/// Longest edge with [`PrepareOptions::hd`].
+pub const MAX_EDGE_HD: u32 = 4096;
+/// Longest edge of the thumbnail.
+pub const THUMB_EDGE: u32 = 320;
+/// JPEG quality of the prepared photo and the thumbnail.
+pub const JPEG_QUALITY: u8 = 80;
+/// Blurhash components (horizontal, vertical).
+pub const BLURHASH_COMPONENTS: (u32, u32) = (4, 3);
+
+/// How to prepare a photo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrepareOptions {
+    /// Keep up to [`MAX_EDGE_HD`] px on the long edge instead of [`MAX_EDGE`].
+    pub hd: bool,
+}
+
+/// A photo ready to send: upright, at most 2048 (or 4096) px long, without any metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedPhoto {
+    pub bytes: Vec<u8>,
+    /// `"image/jpeg"`, or `"image/webp"` (lossless) for a picture with transparency.
+    pub mime: &'static str,
+    pub width: u32,
+    pub height: u32,
+    /// A JPEG of at most [`THUMB_EDGE`] px on the long edge (transparency flattened on white).
+    pub thumbnail: Vec<u8>,
+    pub thumb_width: u32,
+    pub thumb_height: u32,
+    pub blurhash: String,
+    /// The input was an animation (GIF, APNG, animated WebP); only its first frame is kept.
+    pub animated: bool,
+}
+
+/// Prepares one photo. Checks every limit from the headers before decoding, decodes by content
+/// (never by name), and re-encodes from pixels. A decoder that panics on a hostile file is
+/// caught and reported as a corrupt image.
+pub fn prepare_photo(input: &[u8], opts: &PrepareOptions) -> Result<PreparedPhoto, MediaError> {
+    std::panic::catch_unwind(|| prepare_unguarded(input, opts)).unwrap_or_else(|_| {
+        Err(MediaError::CorruptImage(
+            "the decoder failed on this file".into(),
+        ))
+    })
+}
+
+fn prepare_unguarded(input: &[u8], opts: &PrepareOptions) -> Result<PreparedPhoto, MediaError> {
+    if input.len() > MAX_PHOTO_BYTES {
+        return Err(MediaError::TooLarge {
+            bytes: input.len(),
+            max: MAX_PHOTO_BYTES,
+        });
+    }
+    let kind = sniff(input).ok_or_else(|| match sniff::describe_other(input) {
+        Some(name) => MediaError::UnsupportedImage(name.to_string()),
+        None => MediaError::NotAnImage,
+    })?;
+    let animated = check_headers(input, kind)?;
+    let orientation = pixels::exif_orientation(input);
+    let decoded = decode(input, kind)?;
+    let max_edge = if opts.hd { MAX_EDGE_HD } else { MAX_EDGE };
+    pixels::finish(decoded, orientation, max_edge, animated)
+}
+
+/// Prepares every input in parallel (one worker per core, at most one per input); each result
+/// stands alone, in input order.
+pub fn prepare_many(
+    inputs: &[Vec<u8>],
+    opts: &PrepareOptions,
+) -> Vec<Result<PreparedPhoto, MediaError>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(inputs.len());
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<PreparedPhoto, MediaError>>> =
+        inputs.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(input) = inputs.get(i) else {
+                            return done;
+                        };
+                        done.push((i, prepare_photo(input, opts)));
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            for (i, result) in handle.join().unwrap_or_default() {
+                results[i] = Some(result);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| {
+                Err(MediaError::ImageCodec(
+                    "the photo's worker stopped unexpectedly".into(),
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Reads dimensions (and for GIF the frame count) from the headers only and refuses what is
+/// over the limits. Returns whether the input is animated.
+fn check_headers(input: &[u8], kind: ImageKind) -> Result<bool, MediaError> {
+    let mut reader = ImageReader::with_format(Cursor::new(input), kind.format());
+    reader.no_limits();
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|e| MediaError::CorruptImage(format!("unreadable {} header: {e}", name(kind))))?;
+    if width == 0 || height == 0 {
+        return Err(MediaError::CorruptImage(format!(
+            "the {} header says {width}×{height} pixels",
+            name(kind)
+        )));
+    }
+    if u64::from(width) * u64::from(height) > MAX_PHOTO_PIXELS {
+        return Err(MediaError::ImageTooLarge { width, height });
+    }
+    match kind {
+        ImageKind::Jpeg if !sniff::jpeg_complete(input) => Err(MediaError::CorruptImage(
+            "the JPEG file is cut off (no end-of-image marker)".into(),
+        )),
+        ImageKind::Jpeg => Ok(false),
+        ImageKind::Png => Ok(sniff::png_animated(input)),
+        ImageKind::WebP => Ok(sniff::webp_animated(input)),
+        ImageKind::Gif => {
+            let frames = sniff::gif_frames(input, MAX_GIF_FRAMES);
+            if frames > MAX_GIF_FRAMES {
+                return Err(MediaError::TooManyFrames {
+                    max: MAX_GIF_FRAMES,
+                });
+            }
+            Ok(frames > 1)
+        }
+    }
+}
+
+fn decode(input: &[u8], kind: ImageKind) -> Result<DynamicImage, MediaError> {
+    let mut reader = ImageReader::with_format(Cursor::new(input), kind.format());
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => MediaError::CorruptImage(format!(
+            "decoding would need more than {} MiB of memory",
+            MAX_DECODE_BYTES / 1024 / 1024
+        )),
+        image::ImageError::Unsupported(e) => {
+            MediaError::UnsupportedImage(format!("this kind of {} ({e})", name(kind)))
+        }
+        e => MediaError::CorruptImage(format!("cannot decode the {}: {e}", name(kind))),
+    })
+}
+
+fn name(kind: ImageKind) -> &'static str {
+    match kind {
+        ImageKind::Jpeg => "JPEG",
+        ImageKind::Png => "PNG",
+        ImageKind::Gif => "GIF",
+        ImageKind::WebP => "WebP",
+    }
+}

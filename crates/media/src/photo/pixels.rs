@@ -1,0 +1,226 @@
+//! From decoded pixels to the prepared photo: resize, orientation, transparency, encoders,
+//! thumbnail and blurhash. Nothing from the input file but its pixels reaches the output.
+
+use std::io::Cursor;
+
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::metadata::Orientation;
+use image::{DynamicImage, ExtendedColorType, RgbImage, RgbaImage};
+
+use super::{PreparedPhoto, BLURHASH_COMPONENTS, JPEG_QUALITY, THUMB_EDGE};
+use crate::MediaError;
+
+/// The EXIF orientation of any container kamadak-exif reads (JPEG APP1, PNG eXIf, WebP EXIF).
+/// Missing or unreadable EXIF means upright: a broken tag must not cost the user the photo.
+pub(crate) fn exif_orientation(input: &[u8]) -> Orientation {
+    exif::Reader::new()
+        .read_from_container(&mut Cursor::new(input))
+        .ok()
+        .and_then(|exif| {
+            exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|field| field.value.get_uint(0))
+        })
+        .and_then(|value| u8::try_from(value).ok())
+        .and_then(Orientation::from_exif)
+        .unwrap_or(Orientation::NoTransforms)
+}
+
+/// The pixels we work with: RGB, or RGBA only when some pixel is not fully opaque.
+enum Pixels {
+    Rgb(RgbImage),
+    Rgba(RgbaImage),
+}
+
+pub(crate) fn finish(
+    decoded: DynamicImage,
+    orientation: Orientation,
+    max_edge: u32,
+    animated: bool,
+) -> Result<PreparedPhoto, MediaError> {
+    let pixels = if decoded.color().has_alpha() {
+        let rgba = decoded.into_rgba8();
+        if rgba.pixels().any(|p| p.0[3] < 255) {
+            Pixels::Rgba(rgba)
+        } else {
+            Pixels::Rgb(DynamicImage::ImageRgba8(rgba).into_rgb8())
+        }
+    } else {
+        Pixels::Rgb(decoded.into_rgb8())
+    };
+    // Resize before rotating: the long edge is the same either way, and turning the smaller
+    // image is cheaper.
+    let mut resizer = Resizer::new();
+    let mut photo = match pixels {
+        Pixels::Rgb(img) => {
+            let (w, h) = fit(img.width(), img.height(), max_edge);
+            DynamicImage::ImageRgb8(resize_rgb(&mut resizer, img, w, h)?)
+        }
+        Pixels::Rgba(img) => {
+            let (w, h) = fit(img.width(), img.height(), max_edge);
+            DynamicImage::ImageRgba8(resize_rgba(&mut resizer, img, w, h)?)
+        }
+    };
+    photo.apply_orientation(orientation);
+    let (width, height) = (photo.width(), photo.height());
+
+    // The thumbnail is made from the prepared photo (already small and upright).
+    let opaque = match &photo {
+        DynamicImage::ImageRgba8(rgba) => flatten_on_white(rgba),
+        other => other.to_rgb8(),
+    };
+    let (tw, th) = fit(width, height, THUMB_EDGE);
+    let thumb = resize_rgb(&mut resizer, opaque.clone(), tw, th)?;
+    let thumbnail = encode_jpeg(&thumb)?;
+    let blurhash = blurhash_of(&thumb)?;
+
+    let (bytes, mime) = match &photo {
+        DynamicImage::ImageRgba8(rgba) => (encode_webp_lossless(rgba)?, "image/webp"),
+        _ => (encode_jpeg(&opaque)?, "image/jpeg"),
+    };
+    Ok(PreparedPhoto {
+        bytes,
+        mime,
+        width,
+        height,
+        thumbnail,
+        thumb_width: tw,
+        thumb_height: th,
+        blurhash,
+        animated,
+    })
+}
+
+/// The size that fits `width`×`height` within `max_edge` on its long edge, keeping the aspect
+/// ratio, never upscaling, never below 1 px.
+pub(crate) fn fit(width: u32, height: u32, max_edge: u32) -> (u32, u32) {
+    let long = width.max(height);
+    if long <= max_edge {
+        return (width, height);
+    }
+    let scale = |side: u32| {
+        let scaled =
+            (u64::from(side) * u64::from(max_edge) + u64::from(long) / 2) / u64::from(long);
+        u32::try_from(scaled).unwrap_or(max_edge).clamp(1, max_edge)
+    };
+    (scale(width), scale(height))
+}
+
+fn options() -> ResizeOptions {
+    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+}
+
+fn resize_rgb(
+    resizer: &mut Resizer,
+    img: RgbImage,
+    width: u32,
+    height: u32,
+) -> Result<RgbImage, MediaError> {
+    if (img.width(), img.height()) == (width, height) {
+        return Ok(img);
+    }
+    let (w, h) = (img.width(), img.height());
+    let src = Image::from_vec_u8(w, h, img.into_raw(), PixelType::U8x3).map_err(resize_error)?;
+    let mut dst = Image::new(width, height, PixelType::U8x3);
+    resizer
+        .resize(&src, &mut dst, &options())
+        .map_err(resize_error)?;
+    RgbImage::from_raw(width, height, dst.into_vec())
+        .ok_or_else(|| MediaError::ImageCodec("the resizer returned a short buffer".into()))
+}
+
+/// Resizes with alpha premultiplied (the resizer's default), so transparent pixels' colours do
+/// not bleed into the edges.
+fn resize_rgba(
+    resizer: &mut Resizer,
+    img: RgbaImage,
+    width: u32,
+    height: u32,
+) -> Result<RgbaImage, MediaError> {
+    if (img.width(), img.height()) == (width, height) {
+        return Ok(img);
+    }
+    let (w, h) = (img.width(), img.height());
+    let src = Image::from_vec_u8(w, h, img.into_raw(), PixelType::U8x4).map_err(resize_error)?;
+    let mut dst = Image::new(width, height, PixelType::U8x4);
+    resizer
+        .resize(&src, &mut dst, &options())
+        .map_err(resize_error)?;
+    RgbaImage::from_raw(width, height, dst.into_vec())
+        .ok_or_else(|| MediaError::ImageCodec("the resizer returned a short buffer".into()))
+}
+
+fn resize_error(e: impl std::fmt::Display) -> MediaError {
+    MediaError::ImageCodec(format!("resize failed: {e}"))
+}
+
+/// Composites onto white, as a viewer without transparency would show it.
+fn flatten_on_white(rgba: &RgbaImage) -> RgbImage {
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let over = |c: u8| {
+            let (c, a) = (u32::from(c), u32::from(a));
+            ((c * a + 255 * (255 - a) + 127) / 255) as u8
+        };
+        image::Rgb([over(r), over(g), over(b)])
+    })
+}
+
+/// Baseline JPEG from pixels: the encoder writes a JFIF header and nothing else (no EXIF, no
+/// ICC profile, no thumbnail).
+fn encode_jpeg(img: &RgbImage) -> Result<Vec<u8>, MediaError> {
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+        .encode(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| MediaError::ImageCodec(format!("JPEG encoding failed: {e}")))?;
+    Ok(out)
+}
+
+fn encode_webp_lossless(img: &RgbaImage) -> Result<Vec<u8>, MediaError> {
+    let mut out = Vec::new();
+    WebPEncoder::new_lossless(&mut out)
+        .encode(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgba8,
+        )
+        .map_err(|e| MediaError::ImageCodec(format!("WebP encoding failed: {e}")))?;
+    Ok(out)
+}
+
+fn blurhash_of(thumb: &RgbImage) -> Result<String, MediaError> {
+    let rgba = DynamicImage::ImageRgb8(thumb.clone()).into_rgba8();
+    let (x, y) = BLURHASH_COMPONENTS;
+    blurhash::encode(x, y, thumb.width(), thumb.height(), rgba.as_raw())
+        .map_err(|e| MediaError::ImageCodec(format!("blurhash failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_keeps_aspect_and_never_upscales() {
+        assert_eq!(fit(4000, 3000, 2048), (2048, 1536));
+        assert_eq!(fit(3000, 4000, 2048), (1536, 2048));
+        assert_eq!(fit(800, 600, 2048), (800, 600));
+        assert_eq!(fit(100_000, 1, 320), (320, 1));
+        assert_eq!(fit(2048, 2048, 320), (320, 320));
+    }
+
+    #[test]
+    fn flattening_composites_on_white() {
+        let img = RgbaImage::from_raw(2, 1, vec![255, 0, 0, 0, 0, 0, 0, 128]).unwrap_or_default();
+        let flat = flatten_on_white(&img);
+        assert_eq!(flat.get_pixel(0, 0).0, [255, 255, 255]);
+        assert_eq!(flat.get_pixel(1, 0).0, [127, 127, 127]);
+    }
+}
