@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use natter_core::{Client, CoreError, CoreEvent, MessageStatus, MessageView};
 use uuid::Uuid;
 
+mod media;
 mod voice;
 
 #[derive(Parser)]
@@ -64,6 +65,11 @@ enum Command {
     Voice {
         #[command(subcommand)]
         command: voice::VoiceCommand,
+    },
+    /// Prepare photos for an album (needs no server or profile).
+    Media {
+        #[command(subcommand)]
+        command: media::MediaCommand,
     },
     /// Create an account and sign in to it.
     Signup {
@@ -215,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let command = match cli.command {
         Command::Voice { command } => return voice::run(command).await,
+        Command::Media { command } => return media::run(command).await,
         other => other,
     };
     let profile = cli.profile.unwrap_or_else(default_profile);
@@ -307,7 +314,7 @@ fn human_message(m: &MessageView) -> String {
 
 async fn client_command(client: &Client, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Server { .. } | Command::Voice { .. } => {
+        Command::Server { .. } | Command::Voice { .. } | Command::Media { .. } => {
             unreachable!("handled before a profile is opened")
         }
         Command::Signup {

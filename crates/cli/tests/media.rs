@@ -1,0 +1,121 @@
+//! `natter media prepare` end to end with the real binary: one JSON object per input in order,
+//! files written, a bad item reported without spoiling the others, formats told by content.
+
+#[path = "../../media/tests/photo_fixtures/mod.rs"]
+mod photo_fixtures;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn natter() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+    cmd.env_remove("NATTER_SERVER").env_remove("RUST_LOG");
+    cmd
+}
+
+fn prepare(files: &[&Path], out: &Path, extra: &[&str]) -> Output {
+    natter()
+        .args(["media", "prepare"])
+        .args(files)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run natter")
+}
+
+fn json(out: &Output) -> Vec<Value> {
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    v.as_array().expect("an array").clone()
+}
+
+#[test]
+fn prepares_an_album_and_reports_the_bad_item_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jpg");
+    let bad = dir.path().join("bad.bin");
+    let b = dir.path().join("b.png");
+    std::fs::write(&a, photo_fixtures::camera_jpeg(6, 3000, 2000)).unwrap();
+    std::fs::write(&bad, photo_fixtures::random_bytes(3000)).unwrap();
+    std::fs::write(&b, photo_fixtures::opaque_png(400, 300)).unwrap();
+    let out_dir = dir.path().join("out");
+
+    let out = prepare(&[&a, &bad, &b], &out_dir, &["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let items = json(&out);
+    assert_eq!(items.len(), 3, "{items:?}");
+
+    let first = &items[0];
+    assert_eq!(first["width"], 2048);
+    assert_eq!(first["height"], 1365);
+    assert_eq!(first["mime"], "image/jpeg");
+    assert_eq!(first["blurhash"].as_str().unwrap().len(), 28);
+    let path = Path::new(first["path"].as_str().unwrap());
+    assert!(path.starts_with(&out_dir), "{path:?}");
+    let written = std::fs::read(path).unwrap();
+    assert_eq!(first["bytes"], written.len());
+    let img = image::load_from_memory(&written).unwrap();
+    assert_eq!((img.width(), img.height()), (2048, 1365));
+    let thumb = std::fs::read(first["thumbnail"].as_str().unwrap()).unwrap();
+    let thumb = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (320, 213));
+
+    assert_eq!(items[1]["error"]["code"], "bad_request", "{:?}", items[1]);
+    assert!(items[1]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not an image"));
+    assert!(items[1].get("path").is_none());
+
+    assert_eq!(items[2]["width"], 400);
+    assert!(Path::new(items[2]["path"].as_str().unwrap()).exists());
+    assert!(Path::new(items[2]["thumbnail"].as_str().unwrap()).exists());
+
+    // Human output: one line per item.
+    let out = prepare(&[&a, &bad, &b], &dir.path().join("out2"), &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().nth(1).unwrap().contains("refused"), "{text}");
+}
+
+#[test]
+fn a_png_named_jpg_is_prepared_as_a_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let liar = dir.path().join("sticker.jpg");
+    std::fs::write(&liar, photo_fixtures::transparent_png(200, 100)).unwrap();
+    let out = prepare(&[&liar], &dir.path().join("out"), &["--json"]);
+    assert!(out.status.success());
+    let items = json(&out);
+    // Transparency survived, which only the PNG decoder could have given.
+    assert_eq!(items[0]["mime"], "image/webp", "{items:?}");
+    assert!(items[0]["path"].as_str().unwrap().ends_with("sticker.webp"));
+}
+
+#[test]
+fn only_bad_inputs_fail_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.bin");
+    std::fs::write(&bad, photo_fixtures::random_bytes(100)).unwrap();
+    let bomb = dir.path().join("bomb.png");
+    std::fs::write(&bomb, photo_fixtures::png_bomb(100_000, 100_000)).unwrap();
+    let missing = dir.path().join("missing.jpg");
+    let out = prepare(
+        &[&bad, &bomb, &missing],
+        &dir.path().join("out"),
+        &["--json"],
+    );
+    assert!(!out.status.success());
+    let items = json(&out);
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["error"]["code"], "bad_request");
+    assert_eq!(items[1]["error"]["code"], "media_too_large");
+    assert_eq!(items[2]["error"]["code"], "bad_request");
+}
