@@ -77,6 +77,17 @@ fn draft_path(client: &Client, conversation_id: Uuid, id: &str) -> Res<PathBuf> 
     Ok(drafts_dir(client, conversation_id).join(format!("{id}.ogg")))
 }
 
+async fn read_draft(client: &Client, conversation_id: Uuid, id: &str) -> Res<Vec<u8>> {
+    let path = draft_path(client, conversation_id, id)?;
+    tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "no such draft"))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// Starts recording a voice note for a conversation (stops nothing else: one at a time).
 #[tauri::command]
 #[specta::specta]
@@ -197,11 +208,8 @@ pub async fn voice_draft_audio(
     conversation_id: Uuid,
     id: String,
 ) -> Res<String> {
-    let path = draft_path(&client, conversation_id, &id)?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "no such draft"))?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    let bytes = read_draft(&client, conversation_id, &id).await?;
+    Ok(base64(&bytes))
 }
 
 /// A draft decoded to WAV, for previewing in web views that cannot play Ogg Opus.
@@ -212,15 +220,12 @@ pub async fn voice_draft_wav(
     conversation_id: Uuid,
     id: String,
 ) -> Res<String> {
-    let path = draft_path(&client, conversation_id, &id)?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "no such draft"))?;
+    let bytes = read_draft(&client, conversation_id, &id).await?;
     let wav = tauri::async_runtime::spawn_blocking(move || natter_media::to_wav(&bytes))
         .await
         .map_err(mic)?
         .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(wav))
+    Ok(base64(&wav))
 }
 
 /// Sends a draft; it is removed once queued (the outbox keeps its own copy).
@@ -232,10 +237,7 @@ pub async fn voice_send(
     id: String,
     waveform: Option<Vec<u8>>,
 ) -> Res<MessageView> {
-    let path = draft_path(&client, conversation_id, &id)?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "no such draft"))?;
+    let bytes = read_draft(&client, conversation_id, &id).await?;
     let message = client
         .send_voice(conversation_id, bytes, waveform)
         .await
@@ -265,7 +267,7 @@ pub async fn voice_audio(client: State<'_, Client>, message_id: Uuid) -> Res<Str
         .voice_audio(message_id)
         .await
         .map_err(crate::commands::api)?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    Ok(base64(&bytes))
 }
 
 /// The same note decoded to WAV, for web views that cannot play Ogg Opus.
@@ -276,10 +278,11 @@ pub async fn voice_wav(client: State<'_, Client>, message_id: Uuid) -> Res<Strin
         .voice_wav(message_id)
         .await
         .map_err(crate::commands::api)?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    Ok(base64(&bytes))
 }
 
-/// This account played a voice note to its end (or most of it).
+/// This account started playing someone else's voice note: it counts as played (as in
+/// WhatsApp), here and, through the server, for the sender.
 #[tauri::command]
 #[specta::specta]
 pub async fn voice_played(client: State<'_, Client>, message_id: Uuid) -> Res<()> {

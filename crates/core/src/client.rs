@@ -388,19 +388,30 @@ impl Client {
     pub async fn send_text(&self, conversation: Uuid, text: &str) -> Result<MessageView> {
         let (_, me) = self.auth()?;
         validate::text(text)?;
-        if self
-            .inner
-            .cache
-            .conversation(me.id, conversation)
-            .await?
-            .is_none()
-        {
-            return Err(not_found());
+        self.ensure_conversation(me.id, conversation).await?;
+        self.queue(conversation, &me, text, None).await
+    }
+
+    /// `conversation_not_found` unless the conversation is in this profile's cache.
+    pub(crate) async fn ensure_conversation(&self, me: Uuid, conversation: Uuid) -> Result<()> {
+        match self.inner.cache.conversation(me, conversation).await? {
+            Some(_) => Ok(()),
+            None => Err(not_found()),
         }
+    }
+
+    /// Writes a message and its outbox row in one transaction, shows it, wakes the outbox.
+    pub(crate) async fn queue(
+        &self,
+        conversation: Uuid,
+        me: &Account,
+        text: &str,
+        voice: Option<&crate::cache::PendingVoice>,
+    ) -> Result<MessageView> {
         let id = Uuid::now_v7();
         self.inner
             .cache
-            .insert_pending(conversation, id, &me, text, None)
+            .insert_pending(conversation, id, me, text, voice)
             .await?;
         let view = self
             .inner

@@ -62,15 +62,7 @@ impl Client {
         waveform: Option<Vec<u8>>,
     ) -> Result<MessageView> {
         let (_, me) = self.auth()?;
-        if self
-            .inner
-            .cache
-            .conversation(me.id, conversation)
-            .await?
-            .is_none()
-        {
-            return Err(crate::client::not_found());
-        }
+        self.ensure_conversation(me.id, conversation).await?;
         let (ogg, info, waveform) = tokio::task::spawn_blocking(move || {
             let info = natter_media::validate_voice_note(&ogg).map_err(media_error)?;
             let waveform = match waveform {
@@ -90,22 +82,7 @@ impl Client {
             size: u32::try_from(ogg.len()).unwrap_or(u32::MAX),
             waveform,
         };
-        let id = Uuid::now_v7();
-        self.inner
-            .cache
-            .insert_pending(conversation, id, &me, "", Some(&voice))
-            .await?;
-        let view = self
-            .inner
-            .cache
-            .message(me.id, id)
-            .await?
-            .ok_or_else(|| CoreError::Storage("message vanished after insert".into()))?;
-        self.emit(CoreEvent::Message {
-            message: view.clone(),
-        });
-        self.inner.outbox_wake.notify_one();
-        Ok(view)
+        self.queue(conversation, &me, "", Some(&voice)).await
     }
 
     /// The Ogg Opus file of a voice message: from the profile when it is there (own notes,

@@ -58,7 +58,10 @@ export const commands = {
 	voiceAudio: (messageId: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_audio", { messageId })),
 	/**  The same note decoded to WAV, for web views that cannot play Ogg Opus. */
 	voiceWav: (messageId: string) => typedError<string, ApiError>(__TAURI_INVOKE("voice_wav", { messageId })),
-	/**  This account played a voice note to its end (or most of it). */
+	/**
+	 *  This account started playing someone else's voice note: it counts as played (as in
+	 *  WhatsApp), here and, through the server, for the sender.
+	 */
 	voicePlayed: (messageId: string) => typedError<null, ApiError>(__TAURI_INVOKE("voice_played", { messageId })),
 	/**  Remembers where playback of a note was left. */
 	voicePosition: (messageId: string, positionMs: number) => typedError<null, ApiError>(__TAURI_INVOKE("voice_position", { messageId, positionMs })),

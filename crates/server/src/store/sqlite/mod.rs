@@ -12,8 +12,8 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, ConversationKind, ErrorCode, MediaInfo, Member, Message, PlayedMark,
-    ReceiptKind, UserSummary, VoiceNote,
+    Account, Conversation, ConversationKind, ErrorCode, Member, Message, PlayedMark, ReceiptKind,
+    UserSummary, VoiceNote,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -26,6 +26,8 @@ use super::{
     StoredMedia,
 };
 use crate::error::{Error, Result};
+
+mod voice;
 
 const READERS: u32 = 4;
 
@@ -138,26 +140,6 @@ const MESSAGE_SELECT: &str = "
     FROM messages AS m
     JOIN users AS u ON u.id = m.sender_id
     LEFT JOIN media AS md ON md.id = m.voice_media_id";
-
-const MEDIA_SELECT: &str = "
-    SELECT md.id, md.owner_id, md.content_type, md.size, md.duration_ms, md.sha256
-    FROM media AS md";
-
-fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
-    let sha: Vec<u8> = row.try_get("sha256")?;
-    Ok(StoredMedia {
-        info: MediaInfo {
-            id: uuid_col(row, "id")?,
-            content_type: row.try_get("content_type")?,
-            size: row.try_get("size")?,
-            duration_ms: row.try_get("duration_ms")?,
-        },
-        owner_id: uuid_col(row, "owner_id")?,
-        sha256: sha
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("bad sha256 column"))?,
-    })
-}
 
 fn message_row(row: &SqliteRow) -> Result<Message> {
     Ok(Message {
@@ -731,76 +713,17 @@ impl Store for SqliteStore {
     }
 
     async fn media(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {
-        let sql = format!("{MEDIA_SELECT} WHERE md.id = ?1");
-        let row = sqlx::query(&sql)
-            .bind(media_id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(media_row).transpose()
+        self.media_by_id(media_id).await
     }
 
-    #[tracing::instrument(skip_all, fields(media_id = %media.id))]
     async fn insert_media(&self, media: NewMedia) -> Result<Outcome<StoredMedia>> {
-        let mut tx = self.writer.begin().await?;
-        let sql = format!("{MEDIA_SELECT} WHERE md.id = ?1");
-        if let Some(row) = sqlx::query(&sql)
-            .bind(media.id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            let stored = media_row(&row)?;
-            return if stored.owner_id == media.owner_id && stored.sha256 == media.sha256 {
-                Ok(Outcome::Existing(stored))
-            } else {
-                Err(Error::api(
-                    ErrorCode::IdConflict,
-                    "this media id was already used for a different file",
-                ))
-            };
-        }
-        sqlx::query(
-            "
-            INSERT INTO media (id, owner_id, kind, content_type, size, duration_ms, sha256,
-                created_at)
-            VALUES (?1, ?2, 'voice', ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(media.id.to_string())
-        .bind(media.owner_id.to_string())
-        .bind(&media.content_type)
-        .bind(media.size)
-        .bind(media.duration_ms)
-        .bind(media.sha256.as_slice())
-        .bind(media.created_at)
-        .execute(&mut *tx)
-        .await?;
-        let row = sqlx::query(&sql)
-            .bind(media.id.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        let stored = media_row(&row)?;
-        tx.commit().await?;
-        Ok(Outcome::Created(stored))
+        self.insert_media_row(media).await
     }
 
     async fn media_for_user(&self, media_id: Uuid, user_id: Uuid) -> Result<Option<StoredMedia>> {
-        let sql = format!(
-            "{MEDIA_SELECT}
-            WHERE md.id = ?1 AND (
-                md.owner_id = ?2
-                OR EXISTS (
-                    SELECT 1 FROM messages AS m
-                    JOIN members AS mb ON mb.conversation_id = m.conversation_id
-                    WHERE m.voice_media_id = md.id AND mb.user_id = ?2))"
-        );
-        let row = sqlx::query(&sql)
-            .bind(media_id.to_string())
-            .bind(user_id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(media_row).transpose()
+        self.media_visible_to(media_id, user_id).await
     }
 
-    #[tracing::instrument(skip_all)]
     async fn mark_played(
         &self,
         conversation_id: Uuid,
@@ -808,67 +731,12 @@ impl Store for SqliteStore {
         user_id: Uuid,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        if !is_member(&mut tx, conversation_id, user_id).await? {
-            return Err(Error::conversation_not_found());
-        }
-        let row = sqlx::query(
-            "SELECT sender_id FROM messages
-            WHERE id = ?1 AND conversation_id = ?2 AND voice_media_id IS NOT NULL",
-        )
-        .bind(message_id.to_string())
-        .bind(conversation_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Err(Error::api(
-                ErrorCode::BadRequest,
-                "no such voice note in this conversation",
-            ));
-        };
-        if uuid_col(&row, "sender_id")? == user_id {
-            return Ok(false);
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO voice_plays (message_id, user_id, played_at) VALUES (?1, ?2, ?3)
-            ON CONFLICT DO NOTHING",
-        )
-        .bind(message_id.to_string())
-        .bind(user_id.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(inserted == 1)
+        self.record_play(conversation_id, message_id, user_id, now)
+            .await
     }
 
     async fn played_since(&self, user_id: Uuid, since: i64, limit: u32) -> Result<Vec<PlayedMark>> {
-        let rows = sqlx::query(
-            "
-            SELECT m.conversation_id, p.message_id, p.user_id, p.played_at
-            FROM voice_plays AS p
-            JOIN messages AS m ON m.id = p.message_id
-            JOIN members AS mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1
-            WHERE p.played_at >= ?2
-            ORDER BY p.played_at
-            LIMIT ?3",
-        )
-        .bind(user_id.to_string())
-        .bind(since)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PlayedMark {
-                    conversation_id: uuid_col(r, "conversation_id")?,
-                    message_id: uuid_col(r, "message_id")?,
-                    user_id: uuid_col(r, "user_id")?,
-                    played_at: r.try_get("played_at")?,
-                })
-            })
-            .collect()
+        self.plays_since(user_id, since, limit).await
     }
 
     async fn close(&self) {
