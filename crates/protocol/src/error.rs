@@ -61,6 +61,16 @@ pub enum ErrorCode {
     Network,
     /// No microphone could be opened, or recording failed (client-side only).
     Microphone,
+    /// Under 13 on the day of sign-up.
+    TooYoung,
+    /// Direct messages are closed to accounts under 16.
+    DmUnavailableUnder16,
+    /// A photo, video or voice note cannot start a conversation.
+    MediaNotAllowedFirstMessage,
+    /// Only text until the recipient accepts the message request (or replies).
+    MediaRequiresAcceptedRequest,
+    /// The nudity filter cannot be switched off before 18.
+    NudityFilterLocked,
 }
 
 impl ErrorCode {
@@ -77,13 +87,19 @@ impl ErrorCode {
             | InvalidGroupName
             | InvalidVoice
             | VoiceTooLong
+            | TooYoung
             | GroupFull
             | CannotMessageSelf
             | WrongConversationKind => 422,
             UsernameTaken | IdConflict => 409,
             InvalidCredentials | Unauthenticated => 401,
             UserNotFound | ConversationNotFound | MediaNotFound => 404,
-            NotGroupCreator | ForbiddenOrigin => 403,
+            NotGroupCreator
+            | ForbiddenOrigin
+            | DmUnavailableUnder16
+            | MediaNotAllowedFirstMessage
+            | MediaRequiresAcceptedRequest
+            | NudityFilterLocked => 403,
             PayloadTooLarge | MediaTooLarge => 413,
             Internal => 500,
             Network | Microphone => 503,
@@ -120,6 +136,11 @@ impl ErrorCode {
             Internal => "internal",
             Network => "network",
             Microphone => "microphone",
+            TooYoung => "too_young",
+            DmUnavailableUnder16 => "dm_unavailable_under_16",
+            MediaNotAllowedFirstMessage => "media_not_allowed_first_message",
+            MediaRequiresAcceptedRequest => "media_requires_accepted_request",
+            NudityFilterLocked => "nudity_filter_locked",
         }
     }
 }

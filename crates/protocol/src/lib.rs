@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod limits;
+pub mod policy;
 pub mod validate;
 
 pub use api::*;
