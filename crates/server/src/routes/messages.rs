@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use natter_protocol::limits::{PAGE_DEFAULT, PAGE_MAX};
 use natter_protocol::{
-    validate, ApiError, HistoryQuery, Message, PlayedMark, PlayedQuery, ReceiptRequest,
+    policy, validate, ApiError, HistoryQuery, Message, PlayedMark, PlayedQuery, ReceiptRequest,
     SendMessageRequest, ServerEvent,
 };
 use uuid::Uuid;
@@ -27,6 +27,7 @@ use crate::store::{HistoryPage, NewMessage, Outcome};
         (status = 200, description = "Already stored (idempotent re-send)", body = Message),
         (status = 404, description = "conversation_not_found", body = ApiError),
         (status = 409, description = "id_conflict", body = ApiError),
+        (status = 403, description = "media_not_allowed_first_message, media_requires_accepted_request", body = ApiError),
         (status = 404, description = "media_not_found: the voice note was not uploaded by the sender", body = ApiError),
         (status = 422, description = "invalid_text, invalid_message_id, invalid_voice", body = ApiError),
     )
@@ -44,6 +45,11 @@ pub async fn send_message(
     };
     validate::message_id(req.id)?;
     validate::message_content(&req.text, req.voice.as_ref())?;
+    if req.voice.is_some() {
+        // Media never starts a conversation, nor goes to someone who has not written back.
+        let facts = state.store.conversation_facts(id, user.id).await?;
+        policy::content_rule(policy::Content::Media, facts)?;
+    }
     let outcome = state
         .store
         .insert_message(NewMessage {

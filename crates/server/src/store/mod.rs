@@ -189,6 +189,14 @@ pub trait Store: Send + Sync {
         up_to_seq: i64,
     ) -> Result<Vec<(ReceiptKind, i64)>>;
 
+    /// What the safety rules need to know before `sender_id` sends in a conversation
+    /// they belong to (`conversation_not_found` otherwise).
+    async fn conversation_facts(
+        &self,
+        conversation_id: Uuid,
+        sender_id: Uuid,
+    ) -> Result<natter_protocol::policy::ConversationFacts>;
+
     // --- media ---
 
     /// The record of a media id, whoever owns it (for idempotent re-uploads).

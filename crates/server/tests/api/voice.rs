@@ -152,6 +152,7 @@ async fn a_voice_note_made_by_opusenc_is_sent_fetched_and_marked_played() {
     let bob = h.user("bob").await;
     let carol = h.user("carol").await;
     let conv = alice.direct_with(&bob).await;
+    bob.send_text(conv.id, "send me a voice note").await;
     let mut alice_ws = alice.ws().await;
 
     let note = fx.opusenc(7);
@@ -194,7 +195,7 @@ async fn a_voice_note_made_by_opusenc_is_sent_fetched_and_marked_played() {
 
     // the recipient sees it in history and can fetch the file, byte for byte
     let history = bob.history(conv.id, "").await;
-    assert_eq!(history, vec![message.clone()]);
+    assert_eq!(history.last(), Some(&message));
     let got = fetch(&bob, id).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-type"], "audio/ogg");
@@ -228,7 +229,7 @@ async fn a_voice_note_made_by_opusenc_is_sent_fetched_and_marked_played() {
     // the sender playing her own note is not a "played" mark
     assert_eq!(alice.post(&played, json!({})).await.status, 204);
     alice_ws.assert_quiet(Duration::from_millis(300)).await;
-    assert_eq!(alice.history(conv.id, "").await[0].played_by, vec![bob.id]);
+    assert_eq!(alice.history(conv.id, "").await[1].played_by, vec![bob.id]);
     // a client that was away catches up on marks
     let marks: Vec<natter_protocol::PlayedMark> = alice.get("/v1/played?since=0").await.json();
     assert_eq!(
@@ -356,6 +357,7 @@ async fn a_voice_message_needs_the_senders_own_upload_and_a_real_waveform() {
     let alice = h.user("alice").await;
     let bob = h.user("bob").await;
     let conv = alice.direct_with(&bob).await;
+    bob.send_text(conv.id, "hi").await;
     let note = fx.opusenc(2);
     let bobs = Uuid::now_v7();
     assert_eq!(upload(&bob, bobs, note.clone()).await.status, 201);
@@ -378,7 +380,53 @@ async fn a_voice_message_needs_the_senders_own_upload_and_a_real_waveform() {
         )
         .await
         .assert_error(422, "invalid_text");
-    assert!(bob.history(conv.id, "").await.is_empty());
+    assert_eq!(bob.history(conv.id, "").await.len(), 1, "only bob's hello");
     // bob's own upload is not visible to alice just because they share a chat
     assert_eq!(fetch(&alice, bobs).await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_voice_note_never_starts_a_conversation_nor_goes_to_someone_who_has_not_written_back() {
+    let fx = Fixtures::new();
+    let h = Harness::new().await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let conv = alice.direct_with(&bob).await;
+    let note = fx.opusenc(2);
+    let id = Uuid::now_v7();
+    assert_eq!(upload(&alice, id, note.clone()).await.status, 201);
+
+    send_voice(&alice, conv.id, id, waveform())
+        .await
+        .assert_error(403, "media_not_allowed_first_message");
+    alice.send_text(conv.id, "hi bob, it's alice").await;
+    send_voice(&alice, conv.id, id, waveform())
+        .await
+        .assert_error(403, "media_requires_accepted_request");
+    assert_eq!(
+        bob.history(conv.id, "").await.len(),
+        1,
+        "only the text arrived"
+    );
+    bob.send_text(conv.id, "oh hi").await;
+    assert_eq!(
+        send_voice(&alice, conv.id, id, waveform()).await.status,
+        201
+    );
+
+    // in a group, media may follow any first message
+    let group = alice.group("trip", &[&bob, &carol]).await;
+    let second = Uuid::now_v7();
+    assert_eq!(upload(&carol, second, note).await.status, 201);
+    send_voice(&carol, group.id, second, waveform())
+        .await
+        .assert_error(403, "media_not_allowed_first_message");
+    alice.send_text(group.id, "welcome").await;
+    assert_eq!(
+        send_voice(&carol, group.id, second, waveform())
+            .await
+            .status,
+        201
+    );
 }

@@ -712,6 +712,14 @@ impl Store for SqliteStore {
         Ok(moved)
     }
 
+    async fn conversation_facts(
+        &self,
+        conversation_id: Uuid,
+        sender_id: Uuid,
+    ) -> Result<natter_protocol::policy::ConversationFacts> {
+        self.facts(conversation_id, sender_id).await
+    }
+
     async fn media(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {
         self.media_by_id(media_id).await
     }

@@ -1,5 +1,6 @@
 //! Voice notes in the SQLite store: media records, who may fetch a file, played marks.
 
+use natter_protocol::policy::ConversationFacts;
 use natter_protocol::{ErrorCode, MediaInfo, PlayedMark};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -30,6 +31,34 @@ fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
 }
 
 impl SqliteStore {
+    pub(super) async fn facts(
+        &self,
+        conversation_id: Uuid,
+        sender_id: Uuid,
+    ) -> Result<ConversationFacts> {
+        let row = sqlx::query(
+            "
+            SELECT c.kind, c.last_seq,
+                EXISTS (SELECT 1 FROM messages AS m
+                        WHERE m.conversation_id = c.id AND m.sender_id != ?2) AS others_wrote
+            FROM conversations AS c
+            JOIN members AS mb ON mb.conversation_id = c.id AND mb.user_id = ?2
+            WHERE c.id = ?1",
+        )
+        .bind(conversation_id.to_string())
+        .bind(sender_id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else {
+            return Err(Error::conversation_not_found());
+        };
+        Ok(ConversationFacts {
+            group: row.try_get::<String, _>("kind")? == "group",
+            prior_messages: u64::try_from(row.try_get::<i64, _>("last_seq")?).unwrap_or(0),
+            accepted: row.try_get("others_wrote")?,
+        })
+    }
+
     pub(super) async fn media_by_id(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {
         let sql = format!("{MEDIA_SELECT} WHERE md.id = ?1");
         let row = sqlx::query(&sql)
