@@ -32,7 +32,11 @@ test('a voice note plays in the app; the app records, previews and sends one', a
   natter('voice-app', 'signup', '--username', 'vera', '--password', 'vera-password-1', '--birthdate', '1991-03-03');
   natter('walt', 'signup', '--username', 'walt', '--password', 'walt-password-1', '--birthdate', '1989-09-09');
 
-  // Walt sends a 5 s note made from a WAV, through the same rules as the app.
+  // A voice note never opens a conversation: they say hello in text first.
+  natter('walt', 'send', '--to', 'vera', '--text', 'Hi Vera! Can I send you a voice note?');
+  natter('voice-app', 'send', '--to', 'walt', '--text', 'Sure, go ahead');
+
+  // Walt sends a note made from a WAV, through the same rules as the app.
   const note = join(WORK, 'walt.ogg');
   execFileSync(CLI, ['voice', 'encode', SPEECH_WAV, '--out', note]);
   const info = JSON.parse(execFileSync(CLI, ['voice', 'info', note, '--json'], { encoding: 'utf8' }));

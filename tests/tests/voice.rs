@@ -2,7 +2,7 @@
 //! offline), uploaded once, played by the other side, played marks and positions kept.
 
 use natter_core::{CoreEvent, MessageStatus};
-use natter_tests::{eventually, opusenc_note, Harness, TestClient};
+use natter_tests::{eventually, opusenc_note, send_recv, Harness, TestClient};
 use uuid::Uuid;
 
 /// Waits until the server has accepted `id` (sent, delivered or read: past the outbox).
@@ -20,6 +20,7 @@ async fn a_voice_note_reaches_the_other_side_and_comes_back_marked_played() {
     let alice = h.alice().await;
     let bob = h.bob().await;
     let conv = alice.chat_with(&bob).await;
+    send_recv(&bob, &alice, "send me a voice note").await;
     let note = opusenc_note(4);
     let mut alice_events = alice.client.subscribe();
 
@@ -117,6 +118,7 @@ async fn a_voice_note_recorded_offline_goes_out_after_a_restart() {
     let alice = h.alice().await;
     let bob = h.bob().await;
     let conv = alice.chat_with(&bob).await;
+    send_recv(&bob, &alice, "hi alice").await;
     let note = opusenc_note(2);
 
     h.server.stop().await;
@@ -132,12 +134,12 @@ async fn a_voice_note_recorded_offline_goes_out_after_a_restart() {
     let alice = h.reopen("alice").await;
     let got = eventually("bob gets the note, then the text", || async {
         let msgs = bob.messages(conv).await;
-        (msgs.len() == 2).then_some(msgs)
+        (msgs.len() == 3).then_some(msgs)
     })
     .await;
-    assert_eq!(got[0].id, queued.id, "in the order they were written");
-    assert!(got[0].voice.is_some());
-    assert_eq!(got[1].text, "and a text after it");
+    assert_eq!(got[1].id, queued.id, "in the order they were written");
+    assert!(got[1].voice.is_some());
+    assert_eq!(got[2].text, "and a text after it");
     assert_eq!(bob.client.voice_audio(queued.id).await.unwrap(), note);
     eventually("alice's outbox drains", || async {
         (alice.client.cache().outbox_len().await.ok()? == 0).then_some(())
@@ -151,13 +153,29 @@ async fn notes_the_app_would_refuse_never_reach_the_outbox() {
     let alice = h.alice().await;
     let bob = h.bob().await;
     let conv = alice.chat_with(&bob).await;
+    let note = opusenc_note(1);
+    let refused = |e: natter_core::CoreError| e.code();
+    use natter_core::protocol::ErrorCode;
+    // a voice note never opens a conversation, nor goes to someone who has not written back
+    let first = alice.client.send_voice(conv, note.clone(), None).await;
+    assert_eq!(
+        first.map_err(refused).err(),
+        Some(ErrorCode::MediaNotAllowedFirstMessage)
+    );
+    send_recv(&alice, &bob, "hi bob").await;
+    let unanswered = alice.client.send_voice(conv, note.clone(), None).await;
+    assert_eq!(
+        unanswered.map_err(refused).err(),
+        Some(ErrorCode::MediaRequiresAcceptedRequest)
+    );
+    send_recv(&bob, &alice, "hi alice").await;
     let err = alice
         .client
         .send_voice(conv, b"not audio at all".to_vec(), None)
         .await
         .expect_err("refused");
-    assert_eq!(err.code(), natter_core::protocol::ErrorCode::InvalidVoice);
-    assert!(alice.messages(conv).await.is_empty());
+    assert_eq!(err.code(), ErrorCode::InvalidVoice);
+    assert_eq!(alice.messages(conv).await.len(), 2, "only the two hellos");
     assert_eq!(alice.client.cache().outbox_len().await.unwrap(), 0);
 }
 
@@ -173,6 +191,8 @@ async fn when_a_note_ends_the_next_unheard_one_is_found_in_group_chats_too() {
         .await
         .expect("group")
         .id;
+    alice.send(group, "welcome").await;
+    bob.wait_for_text(group, "welcome").await;
     let note = opusenc_note(1);
     let first = bob
         .client
@@ -228,6 +248,7 @@ async fn a_sender_who_was_away_sees_the_note_played_when_back() {
     let alice = h.alice().await;
     let bob = h.bob().await;
     let conv = alice.chat_with(&bob).await;
+    send_recv(&bob, &alice, "hello").await;
     let sent = alice
         .client
         .send_voice(conv, opusenc_note(1), None)

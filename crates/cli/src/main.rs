@@ -347,6 +347,12 @@ async fn client_command(client: &Client, command: Command) -> anyhow::Result<()>
             let queued = match (text, voice) {
                 (Some(text), _) => client.send_text(conv, &text).await?,
                 (None, Some(path)) => {
+                    // Whether media may be sent here depends on what the other side wrote:
+                    // learn it first (offline, the cache decides and the server has the last
+                    // word).
+                    if let Err(e) = client.sync_now().await {
+                        tracing::info!(error = %e, "could not catch up before sending");
+                    }
                     let bytes = std::fs::read(&path)
                         .with_context(|| format!("reading {}", path.display()))?;
                     client.send_voice(conv, bytes, None).await?

@@ -466,6 +466,7 @@ fn send_voice_takes_any_encoders_note_up_to_a_minute_and_says_why_otherwise() {
     let cli = Cli::new(&server.url, dir.path());
     cli.signup("alice");
     cli.signup("bob");
+    cli.signup("carol");
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
 
     // Speech, and a 61-second tone, as WAVs.
@@ -491,6 +492,13 @@ fn send_voice_takes_any_encoders_note_up_to_a_minute_and_says_why_otherwise() {
     tool(
         "opusenc",
         ["--quiet", "--bitrate", "16", &speech, &opusenc_low],
+    );
+    // Media never opens a conversation; once bob has written, alice may send notes.
+    let err = cli.fails("carol", &["send", "--to", "bob", "--voice", &ours]);
+    assert!(err.contains("media_not_allowed_first_message"), "{err}");
+    cli.ok(
+        "bob",
+        &["send", "--to", "alice", "--text", "send me a voice note"],
     );
     for note in [&ours, &opusenc, &opusenc_low] {
         let sent: Value = serde_json::from_str(
@@ -525,7 +533,7 @@ fn send_voice_takes_any_encoders_note_up_to_a_minute_and_says_why_otherwise() {
     }
     assert_eq!(
         cli.messages("bob", "alice").len(),
-        3,
+        4,
         "nothing else arrived"
     );
 }

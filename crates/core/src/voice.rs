@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use natter_protocol::{validate, ApiError, ErrorCode};
+use natter_protocol::{policy, validate, ApiError, ErrorCode};
 use uuid::Uuid;
 
 use crate::cache::PendingVoice;
@@ -52,8 +52,8 @@ impl Client {
     }
 
     /// Queues a voice note (an Ogg Opus file) for a conversation. It is checked here with the
-    /// server's own rules first, so a note the server would refuse fails at once with the
-    /// same code. `waveform` is the recorder's; without one it is computed from the audio.
+    /// server's own rules first (the file, and that media may be sent in this conversation
+    /// yet), so a note the server would refuse fails at once with the same code. `waveform` is the recorder's; without one it is computed from the audio.
     #[tracing::instrument(skip(self, ogg, waveform), fields(bytes = ogg.len()), err)]
     pub async fn send_voice(
         &self,
@@ -62,7 +62,14 @@ impl Client {
         waveform: Option<Vec<u8>>,
     ) -> Result<MessageView> {
         let (_, me) = self.auth()?;
-        self.ensure_conversation(me.id, conversation).await?;
+        // The server's rule, checked here first so the user learns why at once.
+        let facts = self
+            .inner
+            .cache
+            .conversation_facts(me.id, conversation)
+            .await?
+            .ok_or_else(crate::client::not_found)?;
+        policy::content_rule(policy::Content::Media, facts)?;
         let (ogg, info, waveform) = tokio::task::spawn_blocking(move || {
             let info = natter_media::validate_voice_note(&ogg).map_err(media_error)?;
             let waveform = match waveform {

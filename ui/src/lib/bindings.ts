@@ -193,7 +193,17 @@ export type ErrorCode =
 /**  The server could not be reached (client-side only). */
 "network" | 
 /**  No microphone could be opened, or recording failed (client-side only). */
-"microphone";
+"microphone" | 
+/**  Under 13 on the day of sign-up. */
+"too_young" | 
+/**  Direct messages are closed to accounts under 16. */
+"dm_unavailable_under16" | 
+/**  A photo, video or voice note cannot start a conversation. */
+"media_not_allowed_first_message" | 
+/**  Only text until the recipient accepts the message request (or replies). */
+"media_requires_accepted_request" | 
+/**  The nudity filter cannot be switched off before 18. */
+"nudity_filter_locked";
 
 /**  Delivery state of a message, as the ticks in a chat show it. */
 export type MessageStatus = 

@@ -1,6 +1,7 @@
 //! Voice-note state kept on the device: who played a note, where playback stopped, and
 //! played marks not yet acknowledged by the server.
 
+use natter_protocol::policy::ConversationFacts;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -121,6 +122,36 @@ impl Cache {
         .fetch_optional(&self.read)
         .await?;
         row.map(|r| uuid(&r, "id")).transpose()
+    }
+
+    /// What the safety rules need to know about a cached conversation before this account
+    /// sends media in it (queued messages count: they go out first, in order).
+    pub(crate) async fn conversation_facts(
+        &self,
+        me: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<Option<ConversationFacts>> {
+        let row = sqlx::query(
+            r#"
+            SELECT c.kind,
+                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS prior,
+                EXISTS (SELECT 1 FROM messages m
+                        WHERE m.conversation_id = c.id AND m.sender_id != ?2) AS others_wrote
+            FROM conversations c WHERE c.id = ?1
+            "#,
+        )
+        .bind(conversation_id.to_string())
+        .bind(me.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(ConversationFacts {
+                group: r.try_get::<String, _>("kind")? == "group",
+                prior_messages: u64::try_from(r.try_get::<i64, _>("prior")?).unwrap_or(0),
+                accepted: r.try_get("others_wrote")?,
+            })
+        })
+        .transpose()
     }
 
     /// Where the catch-up of played marks resumes (server ms; 0 = from the beginning).
