@@ -156,7 +156,12 @@ async fn notes_the_app_would_refuse_never_reach_the_outbox() {
     let note = opusenc_note(1);
     let refused = |e: natter_core::CoreError| e.code();
     use natter_core::protocol::ErrorCode;
-    // a voice note never opens a conversation, nor goes to someone who has not written back
+    // the chat says why before anything is recorded ...
+    let blocked = |c: natter_core::ConversationView| c.media_blocked.map(|e| e.code);
+    let view = alice.client.conversation(conv).await.unwrap();
+    assert_eq!(blocked(view), Some(ErrorCode::MediaNotAllowedFirstMessage));
+    // ... and a voice note never opens a conversation, nor goes to someone who has not
+    // written back
     let first = alice.client.send_voice(conv, note.clone(), None).await;
     assert_eq!(
         first.map_err(refused).err(),
@@ -168,7 +173,15 @@ async fn notes_the_app_would_refuse_never_reach_the_outbox() {
         unanswered.map_err(refused).err(),
         Some(ErrorCode::MediaRequiresAcceptedRequest)
     );
+    assert_eq!(
+        blocked(alice.client.conversation(conv).await.unwrap()),
+        Some(ErrorCode::MediaRequiresAcceptedRequest)
+    );
     send_recv(&bob, &alice, "hi alice").await;
+    assert_eq!(
+        blocked(alice.client.conversation(conv).await.unwrap()),
+        None
+    );
     let err = alice
         .client
         .send_voice(conv, b"not audio at all".to_vec(), None)

@@ -81,6 +81,10 @@ pub struct ConversationView {
     pub unread: i64,
     /// Milliseconds since the Unix epoch of the newest activity.
     pub updated_at: i64,
+    /// Why photos, videos and voice notes cannot be sent here yet (the server's rule and
+    /// words: nothing written yet, or the other person has not written back); `None` when
+    /// they can.
+    pub media_blocked: Option<natter_protocol::ApiError>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -157,6 +157,24 @@ describe('recording (mouse and keyboard)', () => {
     }
   });
 
+  it('explains instead of recording where voice notes are not allowed yet', async () => {
+    const why = 'a photo, video or voice note cannot be the first message: say hello in text first';
+    const r = render(Composer, {
+      onSend: () => {},
+      onTyping: () => {},
+      conversationId: 'c',
+      mediaBlocked: why,
+    });
+    await vi.waitFor(() => expect(api.commands.voiceDrafts).toHaveBeenCalledWith('c'));
+    const mic = r.getByTestId('record');
+    expect(mic.getAttribute('aria-disabled')).toBe('true');
+    api.commands.voiceStart.mockClear();
+    await fireEvent.click(mic);
+    expect(api.commands.voiceStart).not.toHaveBeenCalled();
+    expect(r.getByRole('status').textContent).toContain('say hello in text first');
+    expect(r.queryByTestId('recording')).toBeNull();
+  });
+
   it('deletes the preview', async () => {
     api.commands.voiceDrafts.mockImplementationOnce(() => api.ok([api.draft]));
     const { getByTestId, queryByTestId } = await composer();

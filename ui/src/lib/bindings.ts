@@ -116,6 +116,12 @@ export type ConversationView = {
 	unread: number,
 	/**  Milliseconds since the Unix epoch of the newest activity. */
 	updated_at: number,
+	/**
+	 *  Why photos, videos and voice notes cannot be sent here yet (the server's rule and
+	 *  words: nothing written yet, or the other person has not written back); `None` when
+	 *  they can.
+	 */
+	media_blocked: ApiError | null,
 };
 
 /**  Something changed; front ends re-read what they show. */

@@ -29,6 +29,7 @@ function conv(unread: number): ConversationView {
     last_message: null,
     unread,
     updated_at: 1,
+    media_blocked: null,
   };
 }
 

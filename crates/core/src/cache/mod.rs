@@ -272,6 +272,14 @@ impl Cache {
         };
         let last_message = self.messages(me, id, None, 1).await?.pop();
         let updated_at: i64 = row.try_get("updated_at")?;
+        let media_blocked = match self.conversation_facts(me, id).await? {
+            Some(facts) => natter_protocol::policy::content_rule(
+                natter_protocol::policy::Content::Media,
+                facts,
+            )
+            .err(),
+            None => None,
+        };
         Ok(ConversationView {
             id,
             kind,
@@ -283,6 +291,7 @@ impl Cache {
                 .map_or(updated_at, |m| m.sent_at.max(updated_at)),
             last_message,
             unread: row.try_get("unread")?,
+            media_blocked,
         })
     }
 

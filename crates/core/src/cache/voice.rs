@@ -126,6 +126,8 @@ impl Cache {
 
     /// What the safety rules need to know about a cached conversation before this account
     /// sends media in it (queued messages count: they go out first, in order).
+    /// `prior_messages` is 0 or 1 here: only whether there is a message matters, and a
+    /// count would cost a scan of a long chat every time the list is read.
     pub(crate) async fn conversation_facts(
         &self,
         me: Uuid,
@@ -134,7 +136,7 @@ impl Cache {
         let row = sqlx::query(
             r#"
             SELECT c.kind,
-                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS prior,
+                EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) AS prior,
                 EXISTS (SELECT 1 FROM messages m
                         WHERE m.conversation_id = c.id AND m.sender_id != ?2) AS others_wrote
             FROM conversations c WHERE c.id = ?1
@@ -147,7 +149,7 @@ impl Cache {
         row.map(|r| {
             Ok(ConversationFacts {
                 group: r.try_get::<String, _>("kind")? == "group",
-                prior_messages: u64::try_from(r.try_get::<i64, _>("prior")?).unwrap_or(0),
+                prior_messages: u64::from(r.try_get::<bool, _>("prior")?),
                 accepted: r.try_get("others_wrote")?,
             })
         })
