@@ -64,6 +64,7 @@ pub enum ErrorCode {
     /// Under 13 on the day of sign-up.
     TooYoung,
     /// Direct messages are closed to accounts under 16.
+    #[serde(rename = "dm_unavailable_under_16")]
     DmUnavailableUnder16,
     /// A photo, video or voice note cannot start a conversation.
     MediaNotAllowedFirstMessage,

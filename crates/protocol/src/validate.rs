@@ -226,9 +226,79 @@ mod tests {
 
     #[test]
     fn error_codes_serialise_as_their_names() {
-        let e = ApiError::new(ErrorCode::IdConflict, "x");
-        let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v["code"], "id_conflict");
-        assert_eq!(ErrorCode::IdConflict.as_str(), "id_conflict");
+        use ErrorCode::*;
+        let all = [
+            BadRequest,
+            InvalidUsername,
+            InvalidPassword,
+            InvalidBirthdate,
+            UsernameTaken,
+            InvalidCredentials,
+            Unauthenticated,
+            UserNotFound,
+            ConversationNotFound,
+            InvalidText,
+            IdConflict,
+            InvalidMessageId,
+            GroupFull,
+            InvalidGroupName,
+            NotGroupCreator,
+            CannotMessageSelf,
+            WrongConversationKind,
+            ForbiddenOrigin,
+            PayloadTooLarge,
+            InvalidVoice,
+            VoiceTooLong,
+            MediaTooLarge,
+            MediaNotFound,
+            Internal,
+            Network,
+            Microphone,
+            TooYoung,
+            DmUnavailableUnder16,
+            MediaNotAllowedFirstMessage,
+            MediaRequiresAcceptedRequest,
+            NudityFilterLocked,
+        ];
+        // A new code breaks this match until it is added to `all` above.
+        for code in all {
+            match code {
+                BadRequest
+                | InvalidUsername
+                | InvalidPassword
+                | InvalidBirthdate
+                | UsernameTaken
+                | InvalidCredentials
+                | Unauthenticated
+                | UserNotFound
+                | ConversationNotFound
+                | InvalidText
+                | IdConflict
+                | InvalidMessageId
+                | GroupFull
+                | InvalidGroupName
+                | NotGroupCreator
+                | CannotMessageSelf
+                | WrongConversationKind
+                | ForbiddenOrigin
+                | PayloadTooLarge
+                | InvalidVoice
+                | VoiceTooLong
+                | MediaTooLarge
+                | MediaNotFound
+                | Internal
+                | Network
+                | Microphone
+                | TooYoung
+                | DmUnavailableUnder16
+                | MediaNotAllowedFirstMessage
+                | MediaRequiresAcceptedRequest
+                | NudityFilterLocked => {}
+            }
+            let v = serde_json::to_value(ApiError::new(code, "x")).unwrap();
+            assert_eq!(v["code"], code.as_str(), "{code:?}");
+        }
+        assert_eq!(IdConflict.as_str(), "id_conflict");
+        assert_eq!(DmUnavailableUnder16.as_str(), "dm_unavailable_under_16");
     }
 }
