@@ -107,3 +107,36 @@ impl FromRequestParts<AppState> for AuthUser {
         authenticate(state, &parts.headers).await
     }
 }
+
+/// A signed-in user who may use direct messages: under 16 every conversation, message,
+/// media and live-event route answers `dm_unavailable_under_16`. The age is recomputed on
+/// every request, so access opens on the 16th birthday with nothing else to do.
+#[derive(Debug, Clone, Copy)]
+pub struct DmUser {
+    pub id: Uuid,
+    pub token_hash: [u8; 32],
+}
+
+/// [`authenticate`], then the DM age gate.
+pub async fn authenticate_dm(state: &AppState, headers: &HeaderMap) -> Result<DmUser> {
+    let user = authenticate(state, headers).await?;
+    let account = state
+        .store
+        .account(user.id)
+        .await?
+        .ok_or_else(Error::unauthenticated)?;
+    let band = natter_protocol::policy::AgeBand::on(account.birthdate, state.clock.today());
+    natter_protocol::policy::may_use_dms(band)?;
+    Ok(DmUser {
+        id: user.id,
+        token_hash: user.token_hash,
+    })
+}
+
+impl FromRequestParts<AppState> for DmUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        authenticate_dm(state, &parts.headers).await
+    }
+}

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     /// Browser origins allowed to open the WebSocket (exact match, e.g.
     /// `"tauri://localhost"`). Requests without an `Origin` header are always allowed.
     pub allowed_origins: Vec<String>,
+    /// Today's date for the age rules (the system's UTC date unless a test fixes it).
+    pub clock: state::Clock,
 }
 
 impl ServerConfig {
@@ -53,6 +55,7 @@ impl ServerConfig {
             listen,
             token_ttl: DEFAULT_TOKEN_TTL,
             allowed_origins: Vec::new(),
+            clock: state::Clock::system(),
         }
     }
 }
@@ -115,6 +118,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let tasks = TaskTracker::new();
     let state = AppState {
         store: store.clone(),
+        clock: config.clock.clone(),
         blobs,
         bus: Arc::new(LocalBus::new()),
         token_ttl: config.token_ttl,

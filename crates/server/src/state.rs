@@ -10,9 +10,31 @@ use crate::blobs::BlobStore;
 use crate::bus::Bus;
 use crate::store::Store;
 
+/// Today's date (UTC) as the server sees it; tests pass a fixed one.
+#[derive(Clone)]
+pub struct Clock(pub Arc<dyn Fn() -> chrono::NaiveDate + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Self {
+        Self(Arc::new(|| chrono::Utc::now().date_naive()))
+    }
+
+    pub fn today(&self) -> chrono::NaiveDate {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock(today = {})", self.today())
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Ages (and so the safety rules) are recomputed against this on every request.
+    pub clock: Clock,
     /// Bytes of uploaded media (voice notes).
     pub blobs: Arc<dyn BlobStore>,
     pub bus: Arc<dyn Bus>,

@@ -20,7 +20,7 @@ use crate::store::{NewSession, NewUser};
     responses(
         (status = 201, description = "Account created", body = Account),
         (status = 409, description = "username_taken", body = ApiError),
-        (status = 422, description = "invalid_username, invalid_password, invalid_birthdate, bad_request", body = ApiError),
+        (status = 422, description = "invalid_username, invalid_password, invalid_birthdate, too_young, bad_request", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -30,7 +30,9 @@ pub async fn signup(
 ) -> Result<(StatusCode, Json<Account>)> {
     let username = validate::username(&req.username)?;
     validate::password(&req.password)?;
-    validate::birthdate(req.birthdate, chrono::Utc::now().date_naive())?;
+    let today = state.clock.today();
+    validate::birthdate(req.birthdate, today)?;
+    natter_protocol::policy::may_sign_up(req.birthdate, today)?;
     if state.store.user_by_username(&username).await?.is_some() {
         // cheap early answer; the unique index is the real guard
         return Err(username_taken(&username));

@@ -12,7 +12,7 @@ use natter_protocol::{
 use uuid::Uuid;
 
 use super::accounts::find_user;
-use crate::auth::AuthUser;
+use crate::auth::DmUser;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Path};
 use crate::state::{now_ms, AppState};
@@ -53,7 +53,7 @@ fn group_full() -> Error {
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn create_direct(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Json(req): Json<CreateDirectRequest>,
 ) -> Result<Json<Conversation>> {
     let other = find_user(&state, &req.username).await?;
@@ -90,7 +90,7 @@ pub async fn create_direct(
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn create_group(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Json(req): Json<CreateGroupRequest>,
 ) -> Result<(StatusCode, Json<Conversation>)> {
     let name = validate::group_name(&req.name)?;
@@ -144,7 +144,7 @@ pub async fn create_group(
 #[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
 pub async fn add_member(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path(id): Path<Uuid>,
     Json(req): Json<AddMemberRequest>,
 ) -> Result<Json<Conversation>> {
@@ -177,7 +177,7 @@ pub async fn add_member(
 )]
 pub async fn list_conversations(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
 ) -> Result<Json<Vec<Conversation>>> {
     Ok(Json(state.store.conversations_of(user.id).await?))
 }
@@ -194,7 +194,7 @@ pub async fn list_conversations(
 )]
 pub async fn get_conversation(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Conversation>> {
     state

@@ -13,7 +13,7 @@ use natter_protocol::{ApiError, ErrorCode, MediaInfo};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::DmUser;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Path};
 use crate::state::{now_ms, AppState};
@@ -41,7 +41,7 @@ pub const VOICE_CONTENT_TYPE: &str = "audio/ogg";
 #[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]
 pub async fn upload(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     body: Body,
@@ -148,7 +148,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<()> {
 #[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]
 pub async fn download(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
     let not_found = || Error::api(ErrorCode::MediaNotFound, "media not found");

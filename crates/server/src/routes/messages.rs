@@ -9,7 +9,7 @@ use natter_protocol::{
 };
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::DmUser;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::{now_ms, AppState};
@@ -35,7 +35,7 @@ use crate::store::{HistoryPage, NewMessage, Outcome};
 #[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
 pub async fn send_message(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path(id): Path<Uuid>,
     Json(req): Json<SendMessageRequest>,
 ) -> Result<(StatusCode, Json<Message>)> {
@@ -94,7 +94,7 @@ pub async fn send_message(
 )]
 pub async fn history(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path(id): Path<Uuid>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Vec<Message>>> {
@@ -131,7 +131,7 @@ fn page(query: &HistoryQuery) -> HistoryPage {
 #[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
 pub async fn post_receipt(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path(id): Path<Uuid>,
     Json(req): Json<ReceiptRequest>,
 ) -> Result<StatusCode> {
@@ -176,7 +176,7 @@ pub async fn post_receipt(
 #[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
 pub async fn post_played(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Path((id, message_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode> {
     let Some(members) = state.store.member_ids(id, user.id).await? else {
@@ -216,7 +216,7 @@ pub const PLAYED_PAGE: u32 = 1000;
 )]
 pub async fn played_since(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: DmUser,
     Query(query): Query<PlayedQuery>,
 ) -> Result<Json<Vec<PlayedMark>>> {
     let since = query.since.unwrap_or(0);

@@ -13,7 +13,7 @@ use natter_protocol::{Account, ApiError, ClientFrame, ErrorCode, ServerEvent};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_dm;
 use crate::bus::Subscription;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -56,7 +56,7 @@ pub async fn ws(
             ));
         }
     }
-    let user = authenticate(&state, &headers).await?;
+    let user = authenticate_dm(&state, &headers).await?;
     let upgrade = upgrade.map_err(|e| Error::api(ErrorCode::BadRequest, e.body_text()))?;
     let account = state
         .store

@@ -7,4 +7,5 @@ mod conversations;
 mod lifecycle;
 mod live;
 mod messages;
+mod safety;
 mod voice;
