@@ -25,6 +25,13 @@ pub async fn session(client: State<'_, Client>) -> Res<Option<Account>> {
     Ok(client.account())
 }
 
+/// Why this account cannot use direct messages today (under 16), or `null`.
+#[tauri::command]
+#[specta::specta]
+pub async fn dm_blocked(client: State<'_, Client>) -> Res<Option<ApiError>> {
+    Ok(client.dm_blocked())
+}
+
 /// The server this profile talks to.
 #[tauri::command]
 #[specta::specta]

@@ -21,6 +21,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             commands::session,
+            commands::dm_blocked,
             commands::server_url,
             commands::connection,
             commands::signup,

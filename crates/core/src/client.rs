@@ -185,7 +185,9 @@ impl Client {
     ) -> Result<Account> {
         let username = validate::username(username)?;
         validate::password(password)?;
-        validate::birthdate(birthdate, chrono::Utc::now().date_naive())?;
+        let today = chrono::Utc::now().date_naive();
+        validate::birthdate(birthdate, today)?;
+        natter_protocol::policy::may_sign_up(birthdate, today)?;
         self.api()
             .signup(&SignupRequest {
                 username: username.clone(),
@@ -231,8 +233,24 @@ impl Client {
     // ---- workers ---------------------------------------------------------------------------
 
     /// Starts the live connection and the outbox worker (once; later calls do nothing).
+    /// Why this account cannot use direct messages today (under 16: they open on the 16th
+    /// birthday), or `None`. The server enforces the same rule on every request.
+    pub fn dm_blocked(&self) -> Option<natter_protocol::ApiError> {
+        let account = self.account()?;
+        let band = natter_protocol::policy::AgeBand::on(
+            account.birthdate,
+            chrono::Utc::now().date_naive(),
+        );
+        natter_protocol::policy::may_use_dms(band).err()
+    }
+
     pub async fn start(&self) -> Result<()> {
         self.auth()?;
+        if let Some(why) = self.dm_blocked() {
+            // Nothing to sync or send: the server would refuse every call.
+            tracing::info!(reason = %why, "direct messages are not available to this account");
+            return Ok(());
+        }
         let mut workers = self.inner.workers.lock().await;
         if workers.is_some() {
             return Ok(());

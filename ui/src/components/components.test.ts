@@ -135,3 +135,20 @@ describe('Composer', () => {
     expect(onSend).not.toHaveBeenCalled();
   });
 });
+
+describe('an account under 16', () => {
+  it('is told why there are no chats and when that changes, and can log out', async () => {
+    const { default: NoDirectMessages } = await import('./NoDirectMessages.svelte');
+    const onLogout = vi.fn();
+    const r = render(NoDirectMessages, {
+      username: 'sam',
+      reason: 'direct messages open on your 16th birthday',
+      onLogout,
+    });
+    expect(r.getByRole('heading').textContent).toContain("aren't available yet");
+    expect(r.getByTestId('dm-unavailable').textContent).toContain('direct messages open on your 16th birthday');
+    expect(r.getByTestId('dm-unavailable').textContent).toContain('@sam');
+    await fireEvent.click(r.getByTestId('logout'));
+    expect(onLogout).toHaveBeenCalled();
+  });
+});

@@ -8,6 +8,8 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	/**  The signed-in account, or `null` before log-in. */
 	session: () => typedError<Account | null, ApiError>(__TAURI_INVOKE("session")),
+	/**  Why this account cannot use direct messages today (under 16), or `null`. */
+	dmBlocked: () => typedError<ApiError | null, ApiError>(__TAURI_INVOKE("dm_blocked")),
 	/**  The server this profile talks to. */
 	serverUrl: () => typedError<string, ApiError>(__TAURI_INVOKE("server_url")),
 	/**  The live connection's state now (later changes arrive as events). */
@@ -203,7 +205,7 @@ export type ErrorCode =
 /**  Under 13 on the day of sign-up. */
 "too_young" | 
 /**  Direct messages are closed to accounts under 16. */
-"dm_unavailable_under16" | 
+"dm_unavailable_under_16" | 
 /**  A photo, video or voice note cannot start a conversation. */
 "media_not_allowed_first_message" | 
 /**  Only text until the recipient accepts the message request (or replies). */

@@ -2,6 +2,7 @@
 // here: every decision (validation, ordering, ticks, unread counts) comes from Rust.
 import type {
   Account,
+  ApiError,
   ConnectionState,
   ConversationView,
   CoreEvent,
@@ -18,6 +19,8 @@ const TYPING_SHOWS_MS = 5000;
 
 export class ChatState {
   account = $state<Account | null>(null);
+  /** Why this account has no direct messages (under 16), from the core's rule; null if it has. */
+  dmBlocked = $state<ApiError | null>(null);
   serverUrl = $state('');
   conversations = $state.raw<ConversationView[]>([]);
   openId = $state<string | null>(null);
@@ -49,8 +52,9 @@ export class ChatState {
     this.#unlisten = await onCoreEvent((e) => this.apply(e));
     this.serverUrl = await unwrap(commands.serverUrl());
     this.account = await unwrap(commands.session());
+    if (this.account) this.dmBlocked = await unwrap(commands.dmBlocked());
     await this.syncConnection();
-    if (this.account) await this.refreshList();
+    if (this.account && !this.dmBlocked) await this.refreshList();
     this.ready = true;
   }
 
@@ -60,6 +64,8 @@ export class ChatState {
 
   async signedIn(account: Account) {
     this.account = account;
+    this.dmBlocked = await unwrap(commands.dmBlocked());
+    if (this.dmBlocked) return;
     await this.syncConnection();
     await this.refreshList();
   }
@@ -74,6 +80,7 @@ export class ChatState {
   async logout() {
     await unwrap(commands.logout());
     this.account = null;
+    this.dmBlocked = null;
     this.conversations = [];
     this.openId = null;
     this.messages = [];
