@@ -52,6 +52,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             recording::voice_played,
             recording::voice_position,
             recording::voice_next_unplayed,
+            recording::turn_off_media_reminder,
         ])
         .events(collect_events![NatterEvent, recording::VoiceEvent])
         .constant(

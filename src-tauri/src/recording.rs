@@ -292,6 +292,16 @@ pub async fn voice_played(client: State<'_, Client>, message_id: Uuid) -> Res<()
         .map_err(crate::commands::api)
 }
 
+/// "Don't remind me again in this chat" before sending media (adults only).
+#[tauri::command]
+#[specta::specta]
+pub async fn turn_off_media_reminder(client: State<'_, Client>, conversation_id: Uuid) -> Res<()> {
+    client
+        .turn_off_media_reminder(conversation_id)
+        .await
+        .map_err(crate::commands::api)
+}
+
 /// Remembers where playback of a note was left.
 #[tauri::command]
 #[specta::specta]

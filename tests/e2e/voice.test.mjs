@@ -97,6 +97,11 @@ test('a voice note plays in the app; the app records, previews and sends one', a
   await (await s.find('[data-testid="preview-play"]')).click();
   await sleep(300);
   await (await s.find('[data-testid="preview-send"]')).click();
+  // The reminder before media goes out: who will hear it, that it can be saved.
+  const reminder = await s.waitFor('[data-testid="media-reminder"]');
+  assert.match(await reminder.text(), /walt will be able to hear it/);
+  writeFileSync(join(SHOTS, 'voice-reminder.png'), await s.screenshot());
+  await (await s.find('[data-testid="reminder-send"]')).click();
 
   // It shows as mine, and walt receives a note of the length recorded.
   await s.until('my voice bubble', async () =>

@@ -24,3 +24,7 @@ CREATE TABLE sync_state (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) STRICT;
+
+-- 1 = this (adult) account chose not to see the reminder before sending media in this
+-- conversation again (under 18 it always shows: natter_protocol::policy::reminder_needed)
+ALTER TABLE conversations ADD COLUMN media_reminder_off INTEGER NOT NULL DEFAULT 0;

@@ -21,5 +21,6 @@ pub use client::{Client, DEFAULT_SERVER_URL};
 pub use error::{CoreError, Result};
 pub use natter_protocol as protocol;
 pub use views::{
-    ConnectionState, ConversationView, CoreEvent, MessageStatus, MessageView, VoiceView,
+    ConnectionState, ConversationView, CoreEvent, MediaReminder, MessageStatus, MessageView,
+    VoiceView,
 };

@@ -85,6 +85,18 @@ pub struct ConversationView {
     /// words: nothing written yet, or the other person has not written back); `None` when
     /// they can.
     pub media_blocked: Option<natter_protocol::ApiError>,
+    /// The reminder shown before media goes out here (who can see it, that it can be saved).
+    pub media_reminder: MediaReminder,
+}
+
+/// Whether the app reminds the user before sending a photo, video or voice note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MediaReminder {
+    /// Show it before the next media message here.
+    pub show: bool,
+    /// The user may choose not to see it again in this conversation (adults only).
+    pub can_turn_off: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

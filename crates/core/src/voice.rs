@@ -201,6 +201,36 @@ impl Client {
         }
     }
 
+    /// "Don't remind me again in this chat" before sending media. Adults only: under 18 the
+    /// reminder always shows.
+    pub async fn turn_off_media_reminder(&self, conversation: Uuid) -> Result<()> {
+        let me = self.me()?;
+        if !self.inner.cache.my_age_band().await?.is_adult() {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "the reminder always shows before sending media until you are 18",
+            )
+            .into());
+        }
+        if !self
+            .inner
+            .cache
+            .turn_off_media_reminder(conversation)
+            .await?
+        {
+            return Err(crate::client::not_found());
+        }
+        self.emit(CoreEvent::Conversation {
+            conversation: self
+                .inner
+                .cache
+                .conversation(me, conversation)
+                .await?
+                .ok_or_else(crate::client::not_found)?,
+        });
+        Ok(())
+    }
+
     /// Remembers where playback of a note was left, so it resumes there.
     pub async fn set_voice_position(&self, message_id: Uuid, position_ms: u32) -> Result<()> {
         self.auth()?;

@@ -28,6 +28,7 @@ const api = vi.hoisted(() => {
       voiceDraftWav: vi.fn<(c: string, id: string) => Promise<unknown>>(() => ok(btoa('RIFF draft'))),
       voiceSend: vi.fn<(c: string, id: string, w: number[] | null) => Promise<unknown>>(() => ok(sent)),
       voiceDiscardDraft: vi.fn<(c: string, id: string) => Promise<unknown>>(() => ok(null)),
+      turnOffMediaReminder: vi.fn<(c: string) => Promise<unknown>>(() => ok(null)),
     },
   };
 });
@@ -234,6 +235,74 @@ describe('recording (mouse and keyboard)', () => {
     unmount();
     expect(api.commands.voiceStop).toHaveBeenCalled();
     expect(api.commands.voiceCancel).not.toHaveBeenCalled();
+  });
+});
+
+describe('the reminder before a voice note goes out', () => {
+  async function reminded(can_turn_off: boolean) {
+    const r = render(Composer, {
+      onSend: () => {},
+      onTyping: () => {},
+      conversationId: 'c',
+      mediaReminder: { show: true, can_turn_off },
+      audience: 'bob',
+    });
+    await vi.waitFor(() => expect(api.commands.voiceDrafts).toHaveBeenCalledWith('c'));
+    await fireEvent.click(r.getByTestId('record'));
+    await vi.waitFor(() => expect((r.getByTestId('record-stop') as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(r.getByTestId('record-stop'));
+    await vi.waitFor(() => expect(r.getByTestId('voice-preview')).toBeTruthy());
+    api.commands.voiceSend.mockClear();
+    await fireEvent.click(r.getByTestId('preview-send'));
+    await tick();
+    return r;
+  }
+
+  it('asks first: who will hear it and that it can be saved; nothing goes until confirmed', async () => {
+    const r = await reminded(true);
+    const dialog = r.getByTestId('media-reminder');
+    expect(dialog.textContent).toContain('bob will be able to hear it');
+    expect(dialog.textContent).toContain('save it');
+    expect(api.commands.voiceSend).not.toHaveBeenCalled();
+    await fireEvent.click(r.getByTestId('reminder-send'));
+    await vi.waitFor(() => expect(api.commands.voiceSend).toHaveBeenCalledWith('c', 'd1', api.draft.waveform));
+    expect(api.commands.turnOffMediaReminder).not.toHaveBeenCalled();
+  });
+
+  it('lets an adult turn it off for this chat', async () => {
+    const r = await reminded(true);
+    await fireEvent.click(r.getByTestId('reminder-dont-show'));
+    await fireEvent.click(r.getByTestId('reminder-send'));
+    await vi.waitFor(() => expect(api.commands.voiceSend).toHaveBeenCalled());
+    expect(api.commands.turnOffMediaReminder).toHaveBeenCalledWith('c');
+  });
+
+  it('turns release-to-send into a preview and the reminder', async () => {
+    const r = render(Composer, {
+      onSend: () => {},
+      onTyping: () => {},
+      conversationId: 'c',
+      mediaReminder: { show: true, can_turn_off: false },
+    });
+    await vi.waitFor(() => expect(api.commands.voiceDrafts).toHaveBeenCalledWith('c'));
+    api.commands.voiceSend.mockClear();
+    const mic = r.getByTestId('record');
+    await touch('pointerDown', mic, 300, 600);
+    await emit({ type: 'level', level: 0.4, elapsed_ms: 2000 });
+    await touch('pointerUp', mic, 300, 600);
+    await vi.waitFor(() => expect(r.getByTestId('media-reminder')).toBeTruthy());
+    expect(r.getByTestId('voice-preview')).toBeTruthy();
+    expect(api.commands.voiceSend).not.toHaveBeenCalled();
+  });
+
+  it('has no way to turn it off under 18, and Escape goes back to the preview', async () => {
+    const r = await reminded(false);
+    expect(r.queryByTestId('reminder-dont-show')).toBeNull();
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await tick();
+    expect(r.queryByTestId('media-reminder')).toBeNull();
+    expect(r.getByTestId('voice-preview')).toBeTruthy();
+    expect(api.commands.voiceSend).not.toHaveBeenCalled();
   });
 });
 

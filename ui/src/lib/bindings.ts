@@ -69,6 +69,8 @@ export const commands = {
 	voicePosition: (messageId: string, positionMs: number) => typedError<null, ApiError>(__TAURI_INVOKE("voice_position", { messageId, positionMs })),
 	/**  The next unplayed note from others after this one in its chat (plays when this ends). */
 	voiceNextUnplayed: (messageId: string) => typedError<MessageView | null, ApiError>(__TAURI_INVOKE("voice_next_unplayed", { messageId })),
+	/**  "Don't remind me again in this chat" before sending media (adults only). */
+	turnOffMediaReminder: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("turn_off_media_reminder", { conversationId })),
 };
 
 /** Events */
@@ -124,6 +126,8 @@ export type ConversationView = {
 	 *  they can.
 	 */
 	media_blocked: ApiError | null,
+	/**  The reminder shown before media goes out here (who can see it, that it can be saved). */
+	media_reminder: MediaReminder,
 };
 
 /**  Something changed; front ends re-read what they show. */
@@ -212,6 +216,14 @@ export type ErrorCode =
 "media_requires_accepted_request" | 
 /**  The nudity filter cannot be switched off before 18. */
 "nudity_filter_locked";
+
+/**  Whether the app reminds the user before sending a photo, video or voice note. */
+export type MediaReminder = {
+	/**  Show it before the next media message here. */
+	show: boolean,
+	/**  The user may choose not to see it again in this conversation (adults only). */
+	can_turn_off: boolean,
+};
 
 /**  Delivery state of a message, as the ticks in a chat show it. */
 export type MessageStatus = 

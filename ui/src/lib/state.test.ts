@@ -30,6 +30,7 @@ function conv(unread: number): ConversationView {
     unread,
     updated_at: 1,
     media_blocked: null,
+    media_reminder: { show: true, can_turn_off: true },
   };
 }
 

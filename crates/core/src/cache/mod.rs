@@ -23,7 +23,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
-use crate::views::{ConversationView, MessageStatus, MessageView, VoiceView};
+use crate::views::{ConversationView, MediaReminder, MessageStatus, MessageView, VoiceView};
 
 /// Sort keys of messages still in the outbox start here, above any sequence number, and stay
 /// below 2^53 so JavaScript numbers hold them exactly.
@@ -222,7 +222,7 @@ impl Cache {
 
     pub async fn conversation(&self, me: Uuid, id: Uuid) -> Result<Option<ConversationView>> {
         let row = sqlx::query(
-            "SELECT id, kind, name, creator_id, updated_at, unread FROM conversations WHERE id = ?1",
+            "SELECT id, kind, name, creator_id, updated_at, unread, media_reminder_off FROM conversations WHERE id = ?1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.read)
@@ -236,7 +236,7 @@ impl Cache {
     /// Every cached conversation, newest activity first.
     pub async fn conversations(&self, me: Uuid) -> Result<Vec<ConversationView>> {
         let rows = sqlx::query(
-            "SELECT id, kind, name, creator_id, updated_at, unread FROM conversations ORDER BY updated_at DESC",
+            "SELECT id, kind, name, creator_id, updated_at, unread, media_reminder_off FROM conversations ORDER BY updated_at DESC",
         )
         .fetch_all(&self.read)
         .await?;
@@ -272,6 +272,14 @@ impl Cache {
         };
         let last_message = self.messages(me, id, None, 1).await?.pop();
         let updated_at: i64 = row.try_get("updated_at")?;
+        let band = self.my_age_band().await?;
+        let media_reminder = MediaReminder {
+            show: natter_protocol::policy::reminder_needed(
+                band,
+                row.try_get::<i64, _>("media_reminder_off")? != 0,
+            ),
+            can_turn_off: band.is_adult(),
+        };
         let media_blocked = match self.conversation_facts(me, id).await? {
             Some(facts) => natter_protocol::policy::content_rule(
                 natter_protocol::policy::Content::Media,
@@ -292,6 +300,7 @@ impl Cache {
             last_message,
             unread: row.try_get("unread")?,
             media_blocked,
+            media_reminder,
         })
     }
 

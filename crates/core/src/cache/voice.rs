@@ -1,7 +1,7 @@
 //! Voice-note state kept on the device: who played a note, where playback stopped, and
 //! played marks not yet acknowledged by the server.
 
-use natter_protocol::policy::ConversationFacts;
+use natter_protocol::policy::{AgeBand, ConversationFacts};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -154,6 +154,29 @@ impl Cache {
             })
         })
         .transpose()
+    }
+
+    /// This account's age band today (from the session's birthdate). Without a session, the
+    /// strictest band that can hold a chat, so nothing is ever looser than it should be.
+    pub(crate) async fn my_age_band(&self) -> Result<AgeBand> {
+        let birthdate: Option<String> = sqlx::query_scalar("SELECT birthdate FROM session")
+            .fetch_optional(&self.read)
+            .await?;
+        let born = birthdate.and_then(|b| chrono::NaiveDate::parse_from_str(&b, "%Y-%m-%d").ok());
+        Ok(match born {
+            Some(b) => AgeBand::on(b, chrono::Utc::now().date_naive()),
+            None => AgeBand::Teen,
+        })
+    }
+
+    /// An adult chose not to see the media reminder again in this conversation.
+    pub(crate) async fn turn_off_media_reminder(&self, conversation_id: Uuid) -> Result<bool> {
+        let changed = sqlx::query("UPDATE conversations SET media_reminder_off = 1 WHERE id = ?1")
+            .bind(conversation_id.to_string())
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
     }
 
     /// Where the catch-up of played marks resumes (server ms; 0 = from the beginning).
