@@ -137,6 +137,53 @@ wire! {
         /// A voice note uploaded beforehand with `PUT /v1/media/{id}`.
         #[serde(default)]
         pub voice: Option<VoiceAttachment>,
+        /// An album: 1 to 9 photos and videos, each uploaded beforehand with its thumbnail;
+        /// `text` is then the caption (may be empty).
+        #[serde(default)]
+        pub media: Vec<MediaAttachment>,
+    }
+}
+
+wire! {
+    /// What kind of file an upload turned out to be, judged by its content.
+    #[serde(rename_all = "snake_case")]
+    #[derive(Copy, Hash)]
+    pub enum MediaKind {
+        Voice,
+        Image,
+        Video,
+    }
+}
+
+wire! {
+    /// One photo or video of an album, as the sender attaches it.
+    pub struct MediaAttachment {
+        /// The photo or video, uploaded by the sender.
+        pub media_id: Uuid,
+        /// Its thumbnail (a photo of at most 640 px), uploaded by the sender. Recipients
+        /// fetch it first.
+        pub thumbnail_id: Uuid,
+        /// A blurhash placeholder shown before the thumbnail arrives.
+        pub blurhash: String,
+    }
+}
+
+wire! {
+    /// A photo or video of an album, as stored: sizes and duration are what the server
+    /// measured from the files.
+    pub struct MediaItem {
+        pub media_id: Uuid,
+        pub thumbnail_id: Uuid,
+        pub kind: MediaKind,
+        /// Served with this `Content-Type`.
+        pub content_type: String,
+        pub width: u32,
+        pub height: u32,
+        /// File size in bytes.
+        pub size: u32,
+        /// Length of a video in ms; 0 for a photo.
+        pub duration_ms: u32,
+        pub blurhash: String,
     }
 }
 
@@ -163,14 +210,23 @@ wire! {
 }
 
 wire! {
-    /// Answer to `PUT /v1/media/{id}`: the file as the server measured it.
+    /// Answer to a finished upload: the file as the server measured it.
     pub struct MediaInfo {
         pub id: Uuid,
+        /// What the content turned out to be.
+        #[serde(default = "MediaKind::voice")]
+        pub kind: MediaKind,
         /// Served with this `Content-Type` (`audio/ogg` for voice notes).
         pub content_type: String,
         pub size: u32,
-        /// Length of the audio, measured from the packets (not from metadata).
+        /// Length of the audio or video, measured from the file (not from metadata); 0 for
+        /// a photo.
         pub duration_ms: u32,
+        /// Pixels of a photo or video frame as displayed (0 for a voice note).
+        #[serde(default)]
+        pub width: u32,
+        #[serde(default)]
+        pub height: u32,
     }
 }
 
@@ -191,6 +247,9 @@ wire! {
         /// Members other than the sender who have played the voice note.
         #[serde(default)]
         pub played_by: Vec<Uuid>,
+        /// The album's photos and videos, in the sender's order (`text` is the caption).
+        #[serde(default)]
+        pub media: Vec<MediaItem>,
     }
 }
 
@@ -259,6 +318,21 @@ wire! {
         pub user_id: Uuid,
         /// When the server recorded it (ms since the epoch).
         pub played_at: i64,
+    }
+}
+
+impl MediaKind {
+    /// What older servers meant when they did not say: every upload was a voice note.
+    pub fn voice() -> Self {
+        MediaKind::Voice
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Voice => "voice",
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+        }
     }
 }
 

@@ -72,6 +72,19 @@ pub enum ErrorCode {
     MediaRequiresAcceptedRequest,
     /// The nudity filter cannot be switched off before 18.
     NudityFilterLocked,
+    /// The file is not a photo Natter accepts (not JPEG, PNG, GIF or WebP by its content,
+    /// cut off, or over the pixel limits).
+    InvalidImage,
+    /// The file is not a video Natter accepts (not MP4, MOV or WebM by its content, an
+    /// unsupported codec, cut off, or over the size limits).
+    InvalidVideo,
+    /// The video is longer than the limit (measured from the file's sample tables).
+    VideoTooLong,
+    /// More photos and videos in one message than the limit (9).
+    TooManyItems,
+    /// A resumable upload's piece does not start where the server's copy ends; the answer
+    /// carries the server's offset in `Upload-Offset`.
+    UploadOffsetMismatch,
 }
 
 impl ErrorCode {
@@ -88,11 +101,15 @@ impl ErrorCode {
             | InvalidGroupName
             | InvalidVoice
             | VoiceTooLong
+            | InvalidImage
+            | InvalidVideo
+            | VideoTooLong
+            | TooManyItems
             | TooYoung
             | GroupFull
             | CannotMessageSelf
             | WrongConversationKind => 422,
-            UsernameTaken | IdConflict => 409,
+            UsernameTaken | IdConflict | UploadOffsetMismatch => 409,
             InvalidCredentials | Unauthenticated => 401,
             UserNotFound | ConversationNotFound | MediaNotFound => 404,
             NotGroupCreator
@@ -142,6 +159,11 @@ impl ErrorCode {
             MediaNotAllowedFirstMessage => "media_not_allowed_first_message",
             MediaRequiresAcceptedRequest => "media_requires_accepted_request",
             NudityFilterLocked => "nudity_filter_locked",
+            InvalidImage => "invalid_image",
+            InvalidVideo => "invalid_video",
+            VideoTooLong => "video_too_long",
+            TooManyItems => "too_many_items",
+            UploadOffsetMismatch => "upload_offset_mismatch",
         }
     }
 }

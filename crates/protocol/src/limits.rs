@@ -33,3 +33,27 @@ pub const VOICE_MAX_BYTES: usize = 1024 * 1024;
 pub const WAVEFORM_BARS: usize = 64;
 /// Sample rate Natter records and encodes voice at (Opus's native rate).
 pub const VOICE_SAMPLE_RATE: u32 = 48_000;
+
+/// Most photos and videos in one message (an album).
+pub const ALBUM_MAX_ITEMS: usize = 9;
+/// Longest caption under an album, in characters.
+pub const CAPTION_MAX_CHARS: usize = 1000;
+/// Largest photo file the server stores, in bytes. A prepared photo is at most 4096 px on the
+/// long edge as JPEG q80 or lossless WebP; 25 MiB leaves room for the lossless worst case.
+pub const IMAGE_MAX_BYTES: usize = 25 * 1024 * 1024;
+/// Longest edge of a stored photo or video frame, in pixels (the "HD" choice).
+pub const IMAGE_MAX_EDGE: u32 = 4096;
+/// Longest edge of a thumbnail, in pixels (the client makes ~320 px ones).
+pub const THUMB_MAX_EDGE: u32 = 640;
+/// Largest thumbnail file, in bytes.
+pub const THUMB_MAX_BYTES: usize = 512 * 1024;
+/// Largest video file, in bytes.
+pub const VIDEO_MAX_BYTES: usize = 100 * 1024 * 1024;
+/// Longest video, in milliseconds, measured from the file's sample tables.
+pub const VIDEO_MAX_MS: u32 = 180_000;
+/// Longest blurhash string accepted (9×9 components is 4 + 2·81 = 166 characters).
+pub const BLURHASH_MAX_CHARS: usize = 166;
+/// Largest piece of a resumable upload the server reads in one request, in bytes.
+pub const UPLOAD_CHUNK_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// The piece size the client sends: small enough that a lost connection costs little.
+pub const UPLOAD_CHUNK_BYTES: usize = 512 * 1024;

@@ -85,7 +85,17 @@ pub fn text(raw: &str) -> Result<(), ApiError> {
 pub fn message_content(
     text_raw: &str,
     voice: Option<&crate::VoiceAttachment>,
+    media: &[crate::MediaAttachment],
 ) -> Result<(), ApiError> {
+    if !media.is_empty() {
+        if voice.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "a message carries either a voice note or photos and videos, not both",
+            ));
+        }
+        return album(text_raw, media);
+    }
     let Some(voice) = voice else {
         return text(text_raw);
     };
@@ -96,6 +106,62 @@ pub fn message_content(
         ));
     }
     waveform(&voice.waveform)
+}
+
+/// An album: 1 to [`ALBUM_MAX_ITEMS`] photos and videos, each with its own thumbnail and a
+/// well-formed blurhash, no file used twice, and a caption of at most [`CAPTION_MAX_CHARS`]
+/// characters (may be empty).
+pub fn album(caption: &str, media: &[crate::MediaAttachment]) -> Result<(), ApiError> {
+    use crate::limits::{ALBUM_MAX_ITEMS, CAPTION_MAX_CHARS};
+    if media.len() > ALBUM_MAX_ITEMS {
+        return Err(ApiError::new(
+            ErrorCode::TooManyItems,
+            format!(
+                "a message can carry at most {ALBUM_MAX_ITEMS} photos and videos, not {}",
+                media.len()
+            ),
+        ));
+    }
+    if caption.chars().count() > CAPTION_MAX_CHARS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidText,
+            format!("a caption can be at most {CAPTION_MAX_CHARS} characters"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for item in media {
+        if item.media_id == item.thumbnail_id
+            || !seen.insert(item.media_id)
+            || !seen.insert(item.thumbnail_id)
+        {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "each photo or video and each thumbnail is a different upload",
+            ));
+        }
+        blurhash(&item.blurhash)?;
+    }
+    Ok(())
+}
+
+/// A blurhash: the size byte, then exactly the characters its component counts need, all
+/// from the base-83 alphabet (<https://github.com/woltapp/blurhash/blob/master/Algorithm.md>).
+pub fn blurhash(hash: &str) -> Result<(), ApiError> {
+    const ALPHABET: &str =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~";
+    let bad = || ApiError::new(ErrorCode::BadRequest, "malformed blurhash");
+    if hash.len() < 6 || hash.len() > crate::limits::BLURHASH_MAX_CHARS {
+        return Err(bad());
+    }
+    if !hash.chars().all(|c| ALPHABET.contains(c)) {
+        return Err(bad());
+    }
+    let size = ALPHABET.find(&hash[..1]).ok_or_else(bad)?;
+    let (x, y) = (size % 9 + 1, size / 9 + 1);
+    if hash.len() != 4 + 2 * x * y {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 /// A waveform has exactly [`WAVEFORM_BARS`] bars.
@@ -146,14 +212,14 @@ mod tests {
             media_id: uuid::Uuid::nil(),
             waveform: vec![7; crate::limits::WAVEFORM_BARS],
         };
-        assert!(message_content("hi", None).is_ok());
-        assert!(message_content("", Some(&voice)).is_ok());
+        assert!(message_content("hi", None, &[]).is_ok());
+        assert!(message_content("", Some(&voice), &[]).is_ok());
         assert_eq!(
-            message_content("hi", Some(&voice)).unwrap_err().code,
+            message_content("hi", Some(&voice), &[]).unwrap_err().code,
             ErrorCode::InvalidText
         );
         assert_eq!(
-            message_content("", None).unwrap_err().code,
+            message_content("", None, &[]).unwrap_err().code,
             ErrorCode::InvalidText
         );
         let short = crate::VoiceAttachment {
@@ -161,9 +227,71 @@ mod tests {
             ..voice
         };
         assert_eq!(
-            message_content("", Some(&short)).unwrap_err().code,
+            message_content("", Some(&short), &[]).unwrap_err().code,
             ErrorCode::InvalidVoice
         );
+    }
+
+    fn item(n: u128) -> crate::MediaAttachment {
+        crate::MediaAttachment {
+            media_id: uuid::Uuid::from_u128(n * 2),
+            thumbnail_id: uuid::Uuid::from_u128(n * 2 + 1),
+            // the reference implementation's example hash (4×3 components)
+            blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
+        }
+    }
+
+    #[test]
+    fn an_album_has_one_to_nine_items_and_a_short_caption() {
+        use crate::limits::{ALBUM_MAX_ITEMS, CAPTION_MAX_CHARS};
+        let nine: Vec<_> = (0..ALBUM_MAX_ITEMS as u128).map(item).collect();
+        assert!(message_content("", None, &nine).is_ok());
+        assert!(message_content("beach day", None, &nine[..1]).is_ok());
+        let ten: Vec<_> = (0..=ALBUM_MAX_ITEMS as u128).map(item).collect();
+        assert_eq!(
+            message_content("", None, &ten).unwrap_err().code,
+            ErrorCode::TooManyItems
+        );
+        let caption = "é".repeat(CAPTION_MAX_CHARS);
+        assert!(message_content(&caption, None, &nine).is_ok());
+        assert_eq!(
+            message_content(&format!("{caption}x"), None, &nine)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidText
+        );
+        let voice = crate::VoiceAttachment {
+            media_id: uuid::Uuid::from_u128(99),
+            waveform: vec![7; crate::limits::WAVEFORM_BARS],
+        };
+        assert_eq!(
+            message_content("", Some(&voice), &nine[..1])
+                .unwrap_err()
+                .code,
+            ErrorCode::BadRequest
+        );
+    }
+
+    #[test]
+    fn album_items_are_distinct_uploads_with_real_blurhashes() {
+        let mut twice = vec![item(1), item(1)];
+        assert!(album("", &twice).is_err(), "the same photo twice");
+        twice[1] = crate::MediaAttachment {
+            thumbnail_id: twice[1].media_id,
+            ..item(2)
+        };
+        assert!(album("", &twice).is_err(), "a thumbnail that is the photo");
+        for bad in ["", "LEHV6", "LEHV6nWB2yk8pyo0adR*.7kCMdn", "LEHV6nWB2yk8pyo0adR*.7kCMd<j", "<script>alert(1)</script>"] {
+            let it = crate::MediaAttachment {
+                blurhash: bad.into(),
+                ..item(3)
+            };
+            assert_eq!(
+                album("", &[it]).unwrap_err().code,
+                ErrorCode::BadRequest,
+                "{bad:?}"
+            );
+        }
     }
 
     fn d(s: &str) -> NaiveDate {
@@ -259,6 +387,11 @@ mod tests {
             MediaNotAllowedFirstMessage,
             MediaRequiresAcceptedRequest,
             NudityFilterLocked,
+            InvalidImage,
+            InvalidVideo,
+            VideoTooLong,
+            TooManyItems,
+            UploadOffsetMismatch,
         ];
         // A new code breaks this match until it is added to `all` above.
         for code in all {
@@ -293,7 +426,12 @@ mod tests {
                 | DmUnavailableUnder16
                 | MediaNotAllowedFirstMessage
                 | MediaRequiresAcceptedRequest
-                | NudityFilterLocked => {}
+                | NudityFilterLocked
+                | InvalidImage
+                | InvalidVideo
+                | VideoTooLong
+                | TooManyItems
+                | UploadOffsetMismatch => {}
             }
             let v = serde_json::to_value(ApiError::new(code, "x")).unwrap();
             assert_eq!(v["code"], code.as_str(), "{code:?}");
