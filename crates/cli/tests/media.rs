@@ -67,7 +67,7 @@ fn prepares_an_album_and_reports_the_bad_item_in_place() {
     let thumb = image::load_from_memory(&thumb).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (320, 213));
 
-    assert_eq!(items[1]["error"]["code"], "bad_request", "{:?}", items[1]);
+    assert_eq!(items[1]["error"]["code"], "invalid_image", "{:?}", items[1]);
     assert!(items[1]["error"]["message"]
         .as_str()
         .unwrap()
@@ -115,7 +115,7 @@ fn only_bad_inputs_fail_the_command() {
     assert!(!out.status.success());
     let items = json(&out);
     assert_eq!(items.len(), 3);
-    assert_eq!(items[0]["error"]["code"], "bad_request");
+    assert_eq!(items[0]["error"]["code"], "invalid_image");
     assert_eq!(items[1]["error"]["code"], "media_too_large");
     assert_eq!(items[2]["error"]["code"], "bad_request");
 }

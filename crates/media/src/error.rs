@@ -79,11 +79,9 @@ impl MediaError {
             MediaError::ImageTooLarge { .. } | MediaError::TooManyFrames { .. } => {
                 ErrorCode::MediaTooLarge
             }
-            // A dedicated `invalid_image` code would let the UI say "not a photo"; until the
-            // protocol has one these are plain bad requests.
             MediaError::NotAnImage
             | MediaError::UnsupportedImage(_)
-            | MediaError::CorruptImage(_) => ErrorCode::BadRequest,
+            | MediaError::CorruptImage(_) => ErrorCode::InvalidImage,
             MediaError::Codec(_) | MediaError::ImageCodec(_) | MediaError::Io(_) => {
                 ErrorCode::Internal
             }

@@ -24,7 +24,10 @@ pub use decode::{decode, pcm_to_wav, to_wav, Pcm};
 pub use encode::{encode_pcm, encode_wav, EncodedNote, VoiceEncoder, DEFAULT_BITRATE, MAX_SAMPLES};
 pub use error::MediaError;
 pub use ogg_opus::{inspect, repair, validate_voice_note, OpusInfo};
-pub use photo::{prepare_many, prepare_photo, sniff, ImageKind, PrepareOptions, PreparedPhoto};
+pub use photo::{
+    inspect as inspect_image, prepare_many, prepare_photo, sniff, ImageInfo, ImageKind,
+    PrepareOptions, PreparedPhoto,
+};
 pub use resample::{downmix, Resampler};
 pub use waveform::{waveform_of, WaveformBuilder};
 pub use writer::{OggOpusWriter, PACKETS_PER_PAGE};

@@ -237,7 +237,7 @@ fn a_truncated_jpeg_is_refused() {
     let cut = &whole[..whole.len() * 6 / 10];
     let err = prepare_photo(cut, &SD).unwrap_err();
     assert!(matches!(err, MediaError::CorruptImage(_)), "{err:?}");
-    assert_eq!(err.code(), ErrorCode::BadRequest);
+    assert_eq!(err.code(), ErrorCode::InvalidImage);
     // Cut inside the headers too.
     let err = prepare_photo(&whole[..40], &SD).unwrap_err();
     assert!(matches!(err, MediaError::CorruptImage(_)), "{err:?}");
@@ -251,7 +251,7 @@ fn content_decides_the_format_and_noise_is_refused() {
 
     let err = prepare_photo(&random_bytes(4096), &SD).unwrap_err();
     assert!(matches!(err, MediaError::NotAnImage), "{err:?}");
-    assert_eq!(err.code(), ErrorCode::BadRequest);
+    assert_eq!(err.code(), ErrorCode::InvalidImage);
     let err = prepare_photo(b"", &SD).unwrap_err();
     assert!(matches!(err, MediaError::NotAnImage), "{err:?}");
 
@@ -262,7 +262,7 @@ fn content_decides_the_format_and_noise_is_refused() {
         err.to_string(),
         "HEIC/HEIF is not supported (photos must be JPEG, PNG, WebP or GIF)"
     );
-    assert_eq!(err.code(), ErrorCode::BadRequest);
+    assert_eq!(err.code(), ErrorCode::InvalidImage);
 
     // PNG magic followed by garbage.
     let mut fake = opaque_png(1, 1)[..8].to_vec();

@@ -74,3 +74,66 @@ impl BlobStore for LocalBlobs {
         }
     }
 }
+
+/// Resumable uploads in progress (`DATA_DIR/uploads/ID.part`): bytes appended piece by piece,
+/// moved to the [`BlobStore`] once complete and checked. Kept on this server's disk; the
+/// database row of the upload records how many bytes are durable, and anything past that
+/// (a piece cut off mid-write) is cut away before the next piece is appended.
+pub struct Partials {
+    dir: PathBuf,
+}
+
+impl Partials {
+    pub async fn open(dir: PathBuf) -> anyhow::Result<Self> {
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .with_context(|| format!("creating uploads directory {}", dir.display()))?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, id: uuid::Uuid) -> PathBuf {
+        self.dir.join(format!("{id}.part"))
+    }
+
+    /// The file to append the piece starting at `offset` to: created if missing, cut to
+    /// `offset` bytes, positioned at its end.
+    pub async fn writer(&self, id: uuid::Uuid, offset: u64) -> anyhow::Result<tokio::fs::File> {
+        let path = self.path(id);
+        let open = async {
+            let mut file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .await?;
+            if file.metadata().await?.len() < offset {
+                return Err(std::io::Error::other(
+                    "the partial file is shorter than the bytes recorded as stored",
+                ));
+            }
+            file.set_len(offset).await?;
+            tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(offset)).await?;
+            Ok(file)
+        };
+        open.await
+            .with_context(|| format!("opening {}", path.display()))
+    }
+
+    /// Everything received, for checking once the upload is complete.
+    pub async fn read(&self, id: uuid::Uuid) -> anyhow::Result<Bytes> {
+        let path = self.path(id);
+        let bytes = tokio::fs::read(&path)
+            .await
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(Bytes::from(bytes))
+    }
+
+    pub async fn remove(&self, id: uuid::Uuid) {
+        let path = self.path(id);
+        if let Err(e) = tokio::fs::remove_file(&path).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove a partial upload");
+            }
+        }
+    }
+}

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::blobs::LocalBlobs;
+use crate::blobs::{LocalBlobs, Partials};
 use crate::bus::LocalBus;
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
@@ -110,6 +110,7 @@ impl Drop for RunningServer {
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
     let blobs = Arc::new(LocalBlobs::open(config.data_dir.join("media")).await?);
+    let partials = Arc::new(Partials::open(config.data_dir.join("uploads")).await?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -120,6 +121,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         store: store.clone(),
         clock: config.clock.clone(),
         blobs,
+        partials,
+        uploading: Default::default(),
         bus: Arc::new(LocalBus::new()),
         token_ttl: config.token_ttl,
         allowed_origins: config.allowed_origins.into(),

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::blobs::BlobStore;
+use crate::blobs::{BlobStore, Partials};
 use crate::bus::Bus;
 use crate::store::Store;
 
@@ -35,8 +35,12 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Ages (and so the safety rules) are recomputed against this on every request.
     pub clock: Clock,
-    /// Bytes of uploaded media (voice notes).
+    /// Bytes of uploaded media (voice notes, photos, videos, thumbnails).
     pub blobs: Arc<dyn BlobStore>,
+    /// Resumable uploads in progress.
+    pub partials: Arc<Partials>,
+    /// Ids of resumable uploads a request is writing to right now (one writer per upload).
+    pub uploading: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
     pub bus: Arc<dyn Bus>,
     pub token_ttl: Duration,
     pub allowed_origins: Arc<[String]>,

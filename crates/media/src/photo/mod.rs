@@ -191,6 +191,66 @@ fn decode(input: &[u8], kind: ImageKind) -> Result<DynamicImage, MediaError> {
     })
 }
 
+/// What the server learns from an uploaded photo: its kind and size, after checking that it
+/// really is one (by content), that its headers are within the limits, and that it decodes
+/// completely. Nothing is re-encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub kind: ImageKind,
+    pub width: u32,
+    pub height: u32,
+    pub animated: bool,
+}
+
+impl ImageInfo {
+    /// The `Content-Type` the file is served with.
+    pub fn mime(&self) -> &'static str {
+        match self.kind {
+            ImageKind::Jpeg => "image/jpeg",
+            ImageKind::Png => "image/png",
+            ImageKind::Gif => "image/gif",
+            ImageKind::WebP => "image/webp",
+        }
+    }
+}
+
+/// Checks an uploaded photo without preparing it: recognised by content, at most
+/// `max_edge` px on either side, within every header limit, and fully decodable (a cut-off
+/// or forged file is refused). A decoder panic is reported as a corrupt image.
+pub fn inspect(input: &[u8], max_edge: u32) -> Result<ImageInfo, MediaError> {
+    std::panic::catch_unwind(|| {
+        if input.len() > MAX_PHOTO_BYTES {
+            return Err(MediaError::TooLarge {
+                bytes: input.len(),
+                max: MAX_PHOTO_BYTES,
+            });
+        }
+        let kind = sniff(input).ok_or_else(|| match sniff::describe_other(input) {
+            Some(name) => MediaError::UnsupportedImage(name.to_string()),
+            None => MediaError::NotAnImage,
+        })?;
+        let animated = check_headers(input, kind)?;
+        let decoded = decode(input, kind)?;
+        let (width, height) = (decoded.width(), decoded.height());
+        if width.max(height) > max_edge {
+            return Err(MediaError::CorruptImage(format!(
+                "{width}×{height} pixels is larger than the {max_edge} px a prepared photo has"
+            )));
+        }
+        Ok(ImageInfo {
+            kind,
+            width,
+            height,
+            animated,
+        })
+    })
+    .unwrap_or_else(|_| {
+        Err(MediaError::CorruptImage(
+            "the decoder failed on this file".into(),
+        ))
+    })
+}
+
 fn name(kind: ImageKind) -> &'static str {
     match kind {
         ImageKind::Jpeg => "JPEG",

@@ -1,16 +1,25 @@
-//! Uploading and fetching media files (voice notes).
+//! Uploading and fetching media files: voice notes, photos, videos and their thumbnails.
 //!
-//! An upload is checked before anything is stored: the size limit while reading, then the
-//! Ogg Opus structure and the duration measured from the audio packets
-//! ([`natter_media::validate_voice_note`]), never from the file's own metadata.
+//! Every upload is judged by its content, never by its name or declared type, before it is
+//! recorded: an Ogg Opus voice note is validated and measured from its packets
+//! ([`natter_media::validate_voice_note`]); a photo is recognised by its magic bytes, its
+//! headers are checked against the limits and it is decoded completely
+//! ([`natter_media::inspect_image`]); a video's container is parsed for codec, size and
+//! duration. Small files arrive in one `PUT`; anything can arrive as a resumable upload
+//! (`PATCH /v1/uploads/{id}` pieces, `HEAD` to learn how much arrived) that survives a lost
+//! connection or a restart of either side.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use natter_protocol::limits::VOICE_MAX_BYTES;
-use natter_protocol::{ApiError, ErrorCode, MediaInfo};
+use futures_util::StreamExt as _;
+use natter_protocol::limits::{
+    IMAGE_MAX_BYTES, IMAGE_MAX_EDGE, UPLOAD_CHUNK_MAX_BYTES, VIDEO_MAX_BYTES, VOICE_MAX_BYTES,
+};
+use natter_protocol::{ApiError, ErrorCode, MediaInfo, MediaKind};
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
 use crate::auth::DmUser;
@@ -21,21 +30,229 @@ use crate::store::NewMedia;
 
 /// The content type voice notes are stored and served with (RFC 7845).
 pub const VOICE_CONTENT_TYPE: &str = "audio/ogg";
+/// How much of a resumable upload is stored (request and response header).
+pub const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+/// The whole upload's size (request header on every piece; response header of `HEAD`).
+pub const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 
-/// Upload a voice note (Ogg Opus, at most 60 s and 1 MiB) under a client-chosen UUID v7.
-/// Uploading the same bytes under the same id again returns the stored record (200).
+/// What an upload turned out to be, measured from its content.
+struct Checked {
+    kind: MediaKind,
+    content_type: String,
+    duration_ms: u32,
+    width: u32,
+    height: u32,
+}
+
+/// Recognises and checks a complete file. `declared` is the `Content-Type` the client sent:
+/// when it names a kind (audio, image or video), the content must be that kind.
+fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiError> {
+    let declared_kind = declared.and_then(|d| match d.split('/').next() {
+        Some("audio") => Some(MediaKind::Voice),
+        Some("image") => Some(MediaKind::Image),
+        Some("video") => Some(MediaKind::Video),
+        _ if d == "application/ogg" => Some(MediaKind::Voice),
+        _ => None,
+    });
+    let sniffed = if bytes.starts_with(b"OggS") {
+        Some(MediaKind::Voice)
+    } else if natter_media::sniff(bytes).is_some() {
+        Some(MediaKind::Image)
+    } else if looks_like_video(bytes) {
+        Some(MediaKind::Video)
+    } else {
+        None
+    };
+    let kind = match (declared_kind, sniffed) {
+        (Some(d), Some(s)) if d != s => d,
+        (_, Some(s)) => s,
+        (Some(d), None) => d,
+        (None, None) => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "this file is not a voice note, photo or video Natter accepts",
+            ))
+        }
+    };
+    let mismatch = |what: &str, code: ErrorCode| {
+        ApiError::new(
+            code,
+            format!(
+                "the file was sent as {}, but its content is not {what}",
+                declared.unwrap_or("?")
+            ),
+        )
+    };
+    if sniffed != Some(kind) {
+        return Err(match kind {
+            MediaKind::Voice => mismatch("an Ogg Opus voice note", ErrorCode::InvalidVoice),
+            MediaKind::Image => mismatch("a JPEG, PNG, GIF or WebP photo", ErrorCode::InvalidImage),
+            MediaKind::Video => mismatch("an MP4, MOV or WebM video", ErrorCode::InvalidVideo),
+        });
+    }
+    let media_err = |e: natter_media::MediaError| ApiError::new(e.code(), e.to_string());
+    match kind {
+        MediaKind::Voice => {
+            if bytes.len() > VOICE_MAX_BYTES {
+                return Err(too_large(MediaKind::Voice));
+            }
+            let info = natter_media::validate_voice_note(bytes).map_err(media_err)?;
+            Ok(Checked {
+                kind,
+                content_type: VOICE_CONTENT_TYPE.into(),
+                duration_ms: u32::try_from(info.duration_ms).unwrap_or(u32::MAX),
+                width: 0,
+                height: 0,
+            })
+        }
+        MediaKind::Image => {
+            if bytes.len() > IMAGE_MAX_BYTES {
+                return Err(too_large(MediaKind::Image));
+            }
+            let info = natter_media::inspect_image(bytes, IMAGE_MAX_EDGE).map_err(media_err)?;
+            Ok(Checked {
+                kind,
+                content_type: info.mime().into(),
+                duration_ms: 0,
+                width: info.width,
+                height: info.height,
+            })
+        }
+        MediaKind::Video => {
+            if bytes.len() > VIDEO_MAX_BYTES {
+                return Err(too_large(MediaKind::Video));
+            }
+            check_video(bytes)
+        }
+    }
+}
+
+/// ISO-BMFF (`ftyp` box first: MP4, MOV) or EBML (Matroska, WebM).
+fn looks_like_video(bytes: &[u8]) -> bool {
+    bytes.get(4..8) == Some(b"ftyp") || bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
+}
+
+fn check_video(_bytes: &[u8]) -> Result<Checked, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::InvalidVideo,
+        "videos cannot be checked by this server yet",
+    ))
+}
+
+fn max_bytes(kind: MediaKind) -> usize {
+    match kind {
+        MediaKind::Voice => VOICE_MAX_BYTES,
+        MediaKind::Image => IMAGE_MAX_BYTES,
+        MediaKind::Video => VIDEO_MAX_BYTES,
+    }
+}
+
+fn too_large(kind: MediaKind) -> ApiError {
+    let what = match kind {
+        MediaKind::Voice => "a voice note",
+        MediaKind::Image => "a photo",
+        MediaKind::Video => "a video",
+    };
+    ApiError::new(
+        ErrorCode::MediaTooLarge,
+        format!("{what} may be at most {} bytes", max_bytes(kind)),
+    )
+}
+
+fn content_type_essence(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty() && v != "application/octet-stream" && v != "application/offset+octet-stream")
+}
+
+fn v7(id: Uuid) -> Result<()> {
+    if id.get_version_num() != 7 {
+        return Err(Error::api(
+            ErrorCode::BadRequest,
+            "media id must be a UUID v7",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a complete file and records it under `id` (blob first, then the row).
+async fn store_checked(
+    state: &AppState,
+    owner_id: Uuid,
+    id: Uuid,
+    bytes: Bytes,
+    declared: Option<String>,
+) -> Result<(StatusCode, MediaInfo)> {
+    let checked_bytes = bytes.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        check_content(&checked_bytes, declared.as_deref())
+    })
+    .await
+    .map_err(Error::internal)??;
+    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    if let Some(existing) = state.store.media(id).await? {
+        if existing.owner_id == owner_id && existing.sha256 == sha256 {
+            return Ok((StatusCode::OK, existing.info));
+        }
+        return Err(Error::api(
+            ErrorCode::IdConflict,
+            "this media id was already used for a different file",
+        ));
+    }
+    let size = u32::try_from(bytes.len()).map_err(|_| Error::from(too_large(checked.kind)))?;
+    state
+        .blobs
+        .put(sha256, bytes)
+        .await
+        .map_err(Error::internal)?;
+    let outcome = state
+        .store
+        .insert_media(NewMedia {
+            id,
+            owner_id,
+            kind: checked.kind,
+            content_type: checked.content_type,
+            size,
+            duration_ms: checked.duration_ms,
+            width: checked.width,
+            height: checked.height,
+            sha256,
+            created_at: now_ms(),
+        })
+        .await?;
+    let status = if outcome.is_created() {
+        tracing::info!(kind = checked.kind.as_str(), size, "media stored");
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, outcome.into_inner().info))
+}
+
+/// Upload a whole file (a voice note, or a photo or thumbnail of at most 25 MiB) under a
+/// client-chosen UUID v7. Its content decides what it is; a declared `Content-Type` naming a
+/// different kind is refused. Uploading the same bytes under the same id again returns the
+/// stored record (200). Videos and anything large go through resumable uploads.
 #[utoipa::path(
     put, path = "/v1/media/{id}", tag = "media",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Media id chosen by the client (UUID v7)")),
-    request_body(content = Vec<u8>, content_type = "audio/ogg",
-        description = "An Ogg Opus file (RFC 7845)"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "An Ogg Opus voice note (RFC 7845), or a JPEG, PNG, GIF or WebP photo"),
     responses(
         (status = 201, description = "Stored", body = MediaInfo),
         (status = 200, description = "Already stored (idempotent re-upload)", body = MediaInfo),
         (status = 409, description = "id_conflict", body = ApiError),
         (status = 413, description = "media_too_large", body = ApiError),
-        (status = 422, description = "invalid_voice, voice_too_long, bad_request", body = ApiError),
+        (status = 422, description = "invalid_voice, voice_too_long, invalid_image, bad_request", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]
@@ -46,102 +263,265 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<MediaInfo>)> {
-    if id.get_version_num() != 7 {
-        return Err(Error::api(
-            ErrorCode::BadRequest,
-            "media id must be a UUID v7",
-        ));
-    }
-    check_content_type(&headers)?;
+    v7(id)?;
+    let declared = content_type_essence(&headers);
+    let limit = match declared.as_deref().and_then(|d| d.split('/').next()) {
+        Some("audio") => VOICE_MAX_BYTES,
+        _ if declared.as_deref() == Some("application/ogg") => VOICE_MAX_BYTES,
+        _ => IMAGE_MAX_BYTES,
+    };
     let too_large = || {
         Error::api(
             ErrorCode::MediaTooLarge,
-            format!("a voice note may be at most {VOICE_MAX_BYTES} bytes"),
+            format!(
+                "a file sent in one piece may be at most {limit} bytes; send larger files as                  a resumable upload"
+            ),
         )
     };
-    let declared = headers
+    let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > VOICE_MAX_BYTES) {
+    if length.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes: Bytes = axum::body::to_bytes(body, VOICE_MAX_BYTES)
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
-    let checked = bytes.clone();
-    let info = tokio::task::spawn_blocking(move || natter_media::validate_voice_note(&checked))
-        .await
-        .map_err(Error::internal)?
-        .map_err(|e| Error::api(e.code(), e.to_string()))?;
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    if let Some(existing) = state.store.media(id).await? {
-        if existing.owner_id == user.id && existing.sha256 == sha256 {
-            return Ok((StatusCode::OK, Json(existing.info)));
+    let (status, info) = store_checked(&state, user.id, id, bytes, declared).await?;
+    Ok((status, Json(info)))
+}
+
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<u64> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            Error::api(
+                ErrorCode::BadRequest,
+                format!("the {name} header (a byte count) is required"),
+            )
+        })
+}
+
+fn offset_header(offset: u64) -> [(HeaderName, HeaderValue); 2] {
+    [
+        (UPLOAD_OFFSET, HeaderValue::from(offset)),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]
+}
+
+fn mismatch(received: u64, why: &str) -> Response {
+    let mut resp = Error::api(ErrorCode::UploadOffsetMismatch, why).into_response();
+    resp.headers_mut().insert(UPLOAD_OFFSET, HeaderValue::from(received));
+    resp
+}
+
+/// Holds an upload id while one request writes to it; released when dropped (also when the
+/// request is cancelled because the client went away).
+struct Writing {
+    set: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Uuid>>>,
+    id: Uuid,
+}
+
+impl Writing {
+    fn take(state: &AppState, id: Uuid) -> Option<Self> {
+        let mut set = state.uploading.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(id).then(|| Self {
+            set: state.uploading.clone(),
+            id,
+        })
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// How much of a resumable upload the server has: `Upload-Offset` and `Upload-Length`
+/// headers. A finished upload answers with both equal to its size.
+#[utoipa::path(
+    head, path = "/v1/uploads/{id}", tag = "media",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Media id chosen by the client (UUID v7)")),
+    responses(
+        (status = 200, description = "Upload-Offset: bytes stored; Upload-Length: total"),
+        (status = 404, description = "No upload of yours under this id"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]
+pub async fn upload_status(
+    State(state): State<AppState>,
+    user: DmUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    if let Some(media) = state.store.media(id).await? {
+        if media.owner_id == user.id {
+            let size = u64::from(media.info.size);
+            let mut resp = (StatusCode::OK, offset_header(size)).into_response();
+            resp.headers_mut().insert(UPLOAD_LENGTH, HeaderValue::from(size));
+            return Ok(resp);
+        }
+    }
+    match state.store.upload(id).await? {
+        Some(up) if up.owner_id == user.id => {
+            let mut resp = (StatusCode::OK, offset_header(up.received)).into_response();
+            resp.headers_mut()
+                .insert(UPLOAD_LENGTH, HeaderValue::from(up.length));
+            Ok(resp)
+        }
+        _ => Err(Error::api(ErrorCode::MediaNotFound, "no such upload")),
+    }
+}
+
+/// Append a piece to a resumable upload. The first piece (offset 0) starts it; every piece
+/// carries `Upload-Offset` (where it starts: must equal what the server has) and
+/// `Upload-Length` (the whole file's size, unchanged). A piece cut off by a lost connection
+/// keeps what arrived. The piece that completes the file gets the file checked and recorded
+/// (201 with its [`MediaInfo`]); other pieces answer 204 with the new `Upload-Offset`.
+#[utoipa::path(
+    patch, path = "/v1/uploads/{id}", tag = "media",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Media id chosen by the client (UUID v7)"),
+        ("Upload-Offset" = u64, Header, description = "Where this piece starts"),
+        ("Upload-Length" = u64, Header, description = "The whole file's size"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Piece stored; Upload-Offset says how much is stored"),
+        (status = 201, description = "Complete, checked and stored", body = MediaInfo),
+        (status = 200, description = "Already complete", body = MediaInfo),
+        (status = 409, description = "upload_offset_mismatch (Upload-Offset has the server's offset), id_conflict", body = ApiError),
+        (status = 413, description = "media_too_large", body = ApiError),
+        (status = 422, description = "invalid_image, invalid_video, video_too_long, invalid_voice, voice_too_long, bad_request", body = ApiError),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]
+pub async fn upload_piece(
+    State(state): State<AppState>,
+    user: DmUser,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    v7(id)?;
+    let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
+    let length = header_u64(&headers, &UPLOAD_LENGTH)?;
+    if let Some(media) = state.store.media(id).await? {
+        if media.owner_id == user.id && u64::from(media.info.size) == length {
+            return Ok((StatusCode::OK, Json(media.info)).into_response());
         }
         return Err(Error::api(
             ErrorCode::IdConflict,
             "this media id was already used for a different file",
         ));
     }
-    let size = u32::try_from(bytes.len()).map_err(|_| too_large())?;
-    let duration_ms = u32::try_from(info.duration_ms).unwrap_or(u32::MAX);
-    state
-        .blobs
-        .put(sha256, bytes)
+    if length == 0 {
+        return Err(Error::api(ErrorCode::BadRequest, "an upload needs bytes"));
+    }
+    if length > VIDEO_MAX_BYTES as u64 {
+        return Err(Error::api(
+            ErrorCode::MediaTooLarge,
+            format!("a file may be at most {VIDEO_MAX_BYTES} bytes"),
+        ));
+    }
+    let Some(_writing) = Writing::take(&state, id) else {
+        let received = state.store.upload(id).await?.map_or(0, |u| u.received);
+        return Ok(mismatch(
+            received,
+            "another request is writing this upload; ask where it stands (HEAD) and go on from there",
+        ));
+    };
+    let now = now_ms();
+    let up = state.store.begin_upload(id, user.id, length, now).await?;
+    if up.owner_id != user.id {
+        return Err(Error::api(
+            ErrorCode::IdConflict,
+            "this media id is used by another upload",
+        ));
+    }
+    if up.length != length {
+        return Err(Error::api(
+            ErrorCode::BadRequest,
+            format!("this upload is {} bytes long, not {length}", up.length),
+        ));
+    }
+    if offset != up.received {
+        return Ok(mismatch(
+            up.received,
+            &format!("the server has {} bytes of this upload, not {offset}", up.received),
+        ));
+    }
+    let mut file = state
+        .partials
+        .writer(id, up.received)
         .await
         .map_err(Error::internal)?;
-    let outcome = state
-        .store
-        .insert_media(NewMedia {
-            id,
-            owner_id: user.id,
-            content_type: VOICE_CONTENT_TYPE.to_string(),
-            size,
-            duration_ms,
-            sha256,
-            created_at: now_ms(),
-        })
-        .await?;
-    let status = if outcome.is_created() {
-        tracing::info!(size, duration_ms, "voice note stored");
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(outcome.into_inner().info)))
-}
-
-fn check_content_type(headers: &HeaderMap) -> Result<()> {
-    let essence = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-    match essence.as_deref() {
-        Some("audio/ogg" | "audio/opus" | "application/ogg") => Ok(()),
-        other => Err(Error::api(
-            ErrorCode::InvalidVoice,
-            format!(
-                "a voice note is sent as audio/ogg, not {}",
-                other.unwrap_or("a body without a Content-Type")
-            ),
-        )),
+    let room = (length - up.received).min(UPLOAD_CHUNK_MAX_BYTES as u64);
+    let mut written = 0u64;
+    let mut overflow = false;
+    let mut cut_off = false;
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let Ok(frame) = frame else {
+            // The client went away mid-piece: keep what arrived.
+            cut_off = true;
+            break;
+        };
+        if written + frame.len() as u64 > room {
+            overflow = true;
+            break;
+        }
+        file.write_all(&frame).await.map_err(Error::internal)?;
+        written += frame.len() as u64;
     }
+    file.sync_all().await.map_err(Error::internal)?;
+    drop(file);
+    let received = up.received + written;
+    state.store.upload_received(id, received, now_ms()).await?;
+    if overflow {
+        return Err(Error::api(
+            ErrorCode::BadRequest,
+            format!(
+                "a piece may carry at most {} bytes and never more than Upload-Length",
+                room
+            ),
+        ));
+    }
+    if cut_off {
+        tracing::info!(received, length, "upload piece cut off; kept what arrived");
+    }
+    if received < length {
+        return Ok((StatusCode::NO_CONTENT, offset_header(received)).into_response());
+    }
+    let bytes = state.partials.read(id).await.map_err(Error::internal)?;
+    let declared = content_type_essence(&headers);
+    let result = store_checked(&state, user.id, id, bytes, declared).await;
+    // Checked and recorded, or refused: either way the partial is done with. A refused file
+    // starts over under a new id.
+    if !matches!(&result, Err(Error::Internal(_))) {
+        state.partials.remove(id).await;
+        state.store.end_upload(id).await?;
+    }
+    let (status, info) = result?;
+    Ok((status, offset_header(length), Json(info)).into_response())
 }
 
-/// Fetch a media file: its uploader, or a member of a conversation where it was sent.
+/// Fetch a media file: its uploader, or a member of a conversation where it was sent (as a
+/// voice note, an album item, or an item's thumbnail).
 #[utoipa::path(
     get, path = "/v1/media/{id}", tag = "media",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Media id")),
     responses(
-        (status = 200, description = "The file", content_type = "audio/ogg", body = Vec<u8>),
+        (status = 200, description = "The file, with the content type measured at upload", body = Vec<u8>),
         (status = 404, description = "media_not_found", body = ApiError),
     )
 )]

@@ -28,8 +28,8 @@ use crate::store::{HistoryPage, NewMessage, Outcome};
         (status = 404, description = "conversation_not_found", body = ApiError),
         (status = 409, description = "id_conflict", body = ApiError),
         (status = 403, description = "media_not_allowed_first_message, media_requires_accepted_request", body = ApiError),
-        (status = 404, description = "media_not_found: the voice note was not uploaded by the sender", body = ApiError),
-        (status = 422, description = "invalid_text, invalid_message_id, invalid_voice", body = ApiError),
+        (status = 404, description = "media_not_found: a voice note, photo, video or thumbnail was not uploaded by the sender", body = ApiError),
+        (status = 422, description = "invalid_text, invalid_message_id, invalid_voice, too_many_items, invalid_image (a thumbnail too large)", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
@@ -44,8 +44,8 @@ pub async fn send_message(
         return Err(Error::conversation_not_found());
     };
     validate::message_id(req.id)?;
-    validate::message_content(&req.text, req.voice.as_ref())?;
-    if req.voice.is_some() {
+    validate::message_content(&req.text, req.voice.as_ref(), &req.media)?;
+    if req.voice.is_some() || !req.media.is_empty() {
         // Media never starts a conversation, nor goes to someone who has not written back.
         let facts = state.store.conversation_facts(id, user.id).await?;
         policy::content_rule(policy::Content::Media, facts)?;
@@ -58,6 +58,7 @@ pub async fn send_message(
             sender_id: user.id,
             text: req.text,
             voice: req.voice,
+            media: req.media,
             sent_at: now_ms(),
         })
         .await?;

@@ -9,8 +9,8 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, MediaInfo, Message, PlayedMark, ReceiptKind, UserSummary,
-    VoiceAttachment,
+    Account, Conversation, MediaAttachment, MediaInfo, MediaKind, Message, PlayedMark,
+    ReceiptKind, UserSummary, VoiceAttachment,
 };
 use uuid::Uuid;
 
@@ -65,7 +65,20 @@ pub struct NewMessage {
     pub text: String,
     /// A voice note the sender uploaded; the store checks it exists and is theirs.
     pub voice: Option<VoiceAttachment>,
+    /// An album's photos and videos with their thumbnails, all uploaded by the sender; the
+    /// store checks each one inside the insert's transaction.
+    pub media: Vec<MediaAttachment>,
     pub sent_at: i64,
+}
+
+/// A resumable upload in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadState {
+    pub owner_id: Uuid,
+    /// Total size announced when it began.
+    pub length: u64,
+    /// Bytes stored durably so far.
+    pub received: u64,
 }
 
 /// An uploaded, validated media file about to be recorded (its bytes are already in the
@@ -74,9 +87,14 @@ pub struct NewMessage {
 pub struct NewMedia {
     pub id: Uuid,
     pub owner_id: Uuid,
+    /// What the content turned out to be.
+    pub kind: MediaKind,
     pub content_type: String,
     pub size: u32,
     pub duration_ms: u32,
+    /// Pixels as displayed (photos, videos); 0 for voice notes.
+    pub width: u32,
+    pub height: u32,
     pub sha256: [u8; 32],
     pub created_at: i64,
 }
@@ -205,7 +223,8 @@ pub trait Store: Send + Sync {
     /// otherwise a used id fails with `id_conflict`.
     async fn insert_media(&self, media: NewMedia) -> Result<Outcome<StoredMedia>>;
     /// The media if `user_id` may fetch it: its owner, or a member of a conversation with
-    /// a message that carries it. `None` otherwise (also when absent).
+    /// a message that carries it (as a voice note, an album item or an item's thumbnail).
+    /// `None` otherwise (also when absent).
     async fn media_for_user(&self, media_id: Uuid, user_id: Uuid) -> Result<Option<StoredMedia>>;
     /// Records that `user_id` played the voice note `message_id` of a conversation they
     /// belong to. Returns whether this is the first time. `conversation_not_found` for
@@ -222,6 +241,17 @@ pub trait Store: Send + Sync {
     /// Played marks recorded at or after `since` in conversations `user_id` belongs to,
     /// oldest first, at most `limit`.
     async fn played_since(&self, user_id: Uuid, since: i64, limit: u32) -> Result<Vec<PlayedMark>>;
+
+    /// A resumable upload in progress, whoever started it.
+    async fn upload(&self, id: Uuid) -> Result<Option<UploadState>>;
+    /// Starts a resumable upload of `length` bytes, or returns the one already under `id`
+    /// (the caller checks its owner and length).
+    async fn begin_upload(&self, id: Uuid, owner_id: Uuid, length: u64, now: i64)
+        -> Result<UploadState>;
+    /// Records that the first `received` bytes are stored durably.
+    async fn upload_received(&self, id: Uuid, received: u64, now: i64) -> Result<()>;
+    /// Forgets an upload (finished and recorded as media, or refused).
+    async fn end_upload(&self, id: Uuid) -> Result<()>;
 
     /// Closes connections after the last request.
     async fn close(&self);

@@ -3,6 +3,7 @@
 mod harness;
 
 mod accounts;
+mod album;
 mod conversations;
 mod lifecycle;
 mod live;

@@ -322,9 +322,10 @@ async fn forged_and_oversized_notes_are_refused_and_nothing_is_stored() {
         assert_eq!(fetch(&alice, id).await.status(), 404, "{what} was stored");
     }
 
-    // the right bytes with the wrong type, and a non-v7 id
+    // the right bytes declared as something else (a photo): the content must match the
+    // declared kind; and a non-v7 id
     let r = upload_as(&alice.api, Uuid::now_v7(), valid.clone(), "image/png").await;
-    r.assert_error(422, "invalid_voice");
+    r.assert_error(422, "invalid_image");
     upload(&alice, Uuid::new_v4(), valid.clone())
         .await
         .assert_error(422, "bad_request");

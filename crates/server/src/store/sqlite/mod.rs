@@ -12,8 +12,8 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, ConversationKind, ErrorCode, Member, Message, PlayedMark, ReceiptKind,
-    UserSummary, VoiceNote,
+    Account, Conversation, ConversationKind, ErrorCode, MediaKind, Member, Message, PlayedMark,
+    ReceiptKind, UserSummary, VoiceNote,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -23,10 +23,11 @@ use uuid::Uuid;
 
 use super::{
     Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome, Store,
-    StoredMedia,
+    StoredMedia, UploadState,
 };
 use crate::error::{Error, Result};
 
+mod album;
 mod voice;
 
 const READERS: u32 = 4;
@@ -89,6 +90,15 @@ fn account_row(row: &SqliteRow) -> Result<Account> {
         birthdate: NaiveDate::parse_from_str(&birthdate, "%Y-%m-%d")
             .with_context(|| format!("bad birthdate {birthdate:?}"))?,
     })
+}
+
+fn media_kind(s: &str) -> Result<MediaKind> {
+    match s {
+        "voice" => Ok(MediaKind::Voice),
+        "image" => Ok(MediaKind::Image),
+        "video" => Ok(MediaKind::Video),
+        other => Err(anyhow::anyhow!("unknown media kind {other:?}").into()),
+    }
 }
 
 fn kind_str(kind: ConversationKind) -> &'static str {
@@ -158,6 +168,8 @@ fn message_row(row: &SqliteRow) -> Result<Message> {
             .filter(|s| !s.is_empty())
             .map(|s| Uuid::parse_str(s).with_context(|| format!("bad UUID in played_by: {s:?}")))
             .collect::<anyhow::Result<_>>()?,
+        // filled by album::fill_albums
+        media: Vec::new(),
     })
 }
 
@@ -538,12 +550,23 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?
         {
-            let stored = message_row(&row)?;
+            let mut stored = [message_row(&row)?];
+            album::fill_albums(&mut tx, &mut stored).await?;
+            let [stored] = stored;
+            let same_album = stored
+                .media
+                .iter()
+                .map(|i| (i.media_id, i.thumbnail_id, &i.blurhash))
+                .eq(message
+                    .media
+                    .iter()
+                    .map(|i| (i.media_id, i.thumbnail_id, &i.blurhash)));
             return if stored.conversation_id == message.conversation_id
                 && stored.sender_id == message.sender_id
                 && stored.text == message.text
                 && stored.voice.as_ref().map(|v| (v.media_id, &v.waveform))
                     == message.voice.as_ref().map(|v| (v.media_id, &v.waveform))
+                && same_album
             {
                 Ok(Outcome::Existing(stored))
             } else {
@@ -594,6 +617,7 @@ impl Store for SqliteStore {
         .bind(message.voice.as_ref().map(|v| v.waveform.clone()))
         .execute(&mut *tx)
         .await?;
+        album::insert_album(&mut tx, message.id, message.sender_id, &message.media).await?;
         sqlx::query(
             "
             UPDATE members
@@ -609,7 +633,9 @@ impl Store for SqliteStore {
             .bind(message.id.to_string())
             .fetch_one(&mut *tx)
             .await?;
-        let stored = message_row(&row)?;
+        let mut stored = [message_row(&row)?];
+        album::fill_albums(&mut tx, &mut stored).await?;
+        let [stored] = stored;
         tx.commit().await?;
         Ok(Outcome::Created(stored))
     }
@@ -653,7 +679,10 @@ impl Store for SqliteStore {
                 rows
             }
         };
-        rows.iter().map(message_row).collect()
+        let mut messages = rows.iter().map(message_row).collect::<Result<Vec<_>>>()?;
+        let mut conn = self.reader.acquire().await?;
+        album::fill_albums(&mut conn, &mut messages).await?;
+        Ok(messages)
     }
 
     #[tracing::instrument(skip_all)]
@@ -745,6 +774,28 @@ impl Store for SqliteStore {
 
     async fn played_since(&self, user_id: Uuid, since: i64, limit: u32) -> Result<Vec<PlayedMark>> {
         self.plays_since(user_id, since, limit).await
+    }
+
+    async fn upload(&self, id: Uuid) -> Result<Option<UploadState>> {
+        self.upload_by_id(id).await
+    }
+
+    async fn begin_upload(
+        &self,
+        id: Uuid,
+        owner_id: Uuid,
+        length: u64,
+        now: i64,
+    ) -> Result<UploadState> {
+        self.upload_begin(id, owner_id, length, now).await
+    }
+
+    async fn upload_received(&self, id: Uuid, received: u64, now: i64) -> Result<()> {
+        self.upload_progress(id, received, now).await
+    }
+
+    async fn end_upload(&self, id: Uuid) -> Result<()> {
+        self.upload_end(id).await
     }
 
     async fn close(&self) {

@@ -1,4 +1,5 @@
-//! Voice notes in the SQLite store: media records, who may fetch a file, played marks.
+//! Media records (voice notes, photos, videos) in the SQLite store: who may fetch a file,
+//! played marks.
 
 use natter_protocol::policy::ConversationFacts;
 use natter_protocol::{ErrorCode, MediaInfo, PlayedMark};
@@ -6,12 +7,13 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{is_member, uuid_col, SqliteStore};
+use super::{is_member, media_kind, uuid_col, SqliteStore};
 use crate::error::{Error, Result};
 use crate::store::{NewMedia, Outcome, StoredMedia};
 
 const MEDIA_SELECT: &str = "
-    SELECT md.id, md.owner_id, md.content_type, md.size, md.duration_ms, md.sha256
+    SELECT md.id, md.owner_id, md.kind, md.content_type, md.size, md.duration_ms, md.sha256,
+        md.width, md.height
     FROM media AS md";
 
 fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
@@ -19,9 +21,12 @@ fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
     Ok(StoredMedia {
         info: MediaInfo {
             id: uuid_col(row, "id")?,
+            kind: media_kind(&row.try_get::<String, _>("kind")?)?,
             content_type: row.try_get("content_type")?,
             size: row.try_get("size")?,
             duration_ms: row.try_get("duration_ms")?,
+            width: row.try_get("width")?,
+            height: row.try_get("height")?,
         },
         owner_id: uuid_col(row, "owner_id")?,
         sha256: sha
@@ -90,8 +95,8 @@ impl SqliteStore {
         sqlx::query(
             "
             INSERT INTO media (id, owner_id, kind, content_type, size, duration_ms, sha256,
-                created_at)
-            VALUES (?1, ?2, 'voice', ?3, ?4, ?5, ?6, ?7)",
+                created_at, width, height)
+            VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7, ?9, ?10)",
         )
         .bind(media.id.to_string())
         .bind(media.owner_id.to_string())
@@ -100,6 +105,9 @@ impl SqliteStore {
         .bind(media.duration_ms)
         .bind(media.sha256.as_slice())
         .bind(media.created_at)
+        .bind(media.kind.as_str())
+        .bind(media.width)
+        .bind(media.height)
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(&sql)
@@ -123,7 +131,13 @@ impl SqliteStore {
                 OR EXISTS (
                     SELECT 1 FROM messages AS m
                     JOIN members AS mb ON mb.conversation_id = m.conversation_id
-                    WHERE m.voice_media_id = md.id AND mb.user_id = ?2))"
+                    WHERE m.voice_media_id = md.id AND mb.user_id = ?2)
+                OR EXISTS (
+                    SELECT 1 FROM album_items AS ai
+                    JOIN messages AS m ON m.id = ai.message_id
+                    JOIN members AS mb ON mb.conversation_id = m.conversation_id
+                    WHERE (ai.media_id = md.id OR ai.thumbnail_id = md.id)
+                        AND mb.user_id = ?2))"
         );
         let row = sqlx::query(&sql)
             .bind(media_id.to_string())

@@ -1,0 +1,345 @@
+//! Albums over the real API: photos and thumbnails judged by their content, up to 9 items
+//! sent in one message, fetched only by members, and resumable uploads that survive a
+//! connection dropped mid-piece.
+
+use std::io::Cursor;
+
+use image::{ImageFormat, Rgb, RgbImage};
+use natter_protocol::{MediaInfo, Message, ServerEvent};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt as _;
+use uuid::Uuid;
+
+use crate::harness::{Api, Harness, Resp, User};
+
+/// A photo-like picture (gradients and noise, so it does not compress to nothing).
+fn picture(w: u32, h: u32, seed: u32) -> RgbImage {
+    let mut n = seed.wrapping_mul(2_654_435_761).max(1);
+    RgbImage::from_fn(w, h, |x, y| {
+        n ^= n << 13;
+        n ^= n >> 17;
+        n ^= n << 5;
+        let v = (n % 32) as u8;
+        Rgb([
+            (x * 255 / w) as u8 ^ v,
+            (y * 255 / h) as u8,
+            (seed * 40) as u8 ^ v,
+        ])
+    })
+}
+
+fn encode(img: &RgbImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).expect("encode");
+    out.into_inner()
+}
+
+fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
+    encode(&picture(w, h, seed), ImageFormat::Jpeg)
+}
+
+/// The CRC-32 PNG chunks carry (over type and data), so a forged header still parses.
+fn crc32(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |mut crc, &b| {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+        crc
+    })
+}
+
+async fn put(api: &Api, id: Uuid, bytes: Vec<u8>, content_type: &str) -> Resp {
+    Api::send(
+        api.request(reqwest::Method::PUT, &format!("/v1/media/{id}"))
+            .header("content-type", content_type)
+            .body(bytes),
+    )
+    .await
+}
+
+/// Uploads a photo and its thumbnail; returns the attachment JSON.
+async fn upload_item(user: &User, seed: u32) -> Value {
+    let (media_id, thumbnail_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let r = put(user, media_id, jpeg(800, 600, seed), "image/jpeg").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let info: MediaInfo = r.json();
+    assert_eq!((info.width, info.height, info.duration_ms), (800, 600, 0));
+    assert_eq!(info.content_type, "image/jpeg");
+    let r = put(user, thumbnail_id, jpeg(320, 240, seed), "image/jpeg").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    json!({"media_id": media_id, "thumbnail_id": thumbnail_id, "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"})
+}
+
+async fn send_album(user: &User, conversation: Uuid, items: &[Value], caption: &str) -> Resp {
+    user.post(
+        &format!("/v1/conversations/{conversation}/messages"),
+        json!({"id": Uuid::now_v7(), "text": caption, "media": items}),
+    )
+    .await
+}
+
+async fn fetch(user: &User, id: Uuid) -> reqwest::Response {
+    user.request(reqwest::Method::GET, &format!("/v1/media/{id}"))
+        .send()
+        .await
+        .expect("request reaches the server")
+}
+
+#[tokio::test]
+async fn nine_photos_go_out_as_one_album_and_only_members_can_fetch_them() {
+    let h = Harness::new().await;
+    let (alice, bob, carol) = (h.user("alice").await, h.user("bob").await, h.user("carol").await);
+    let conv = alice.direct_with(&bob).await;
+    bob.send_text(conv.id, "send me the holiday photos").await;
+    let mut bob_ws = bob.ws().await;
+
+    let mut items = Vec::new();
+    for seed in 0..9 {
+        items.push(upload_item(&alice, seed).await);
+    }
+    let r = send_album(&alice, conv.id, &items, "Lisbon, day 2 🌅").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sent: Message = r.json();
+    assert_eq!(sent.text, "Lisbon, day 2 🌅");
+    assert_eq!(sent.media.len(), 9);
+
+    let ServerEvent::Message { message } = bob_ws.next_event().await else {
+        panic!("bob expected the album");
+    };
+    assert_eq!(message.id, sent.id);
+    assert_eq!(message.media, sent.media, "bob sees the same items in the same order");
+    for (item, want) in message.media.iter().zip(&items) {
+        assert_eq!(item.media_id.to_string(), want["media_id"].as_str().unwrap());
+        assert_eq!((item.width, item.height), (800, 600));
+        assert_eq!(item.content_type, "image/jpeg");
+        assert!(item.size > 1000);
+    }
+    // history carries the album too
+    let history = bob.history(conv.id, "").await;
+    assert_eq!(history.last().unwrap().media, sent.media);
+
+    // bob fetches thumbnails and photos; carol, not a member, learns nothing
+    let first = &sent.media[0];
+    for id in [first.thumbnail_id, first.media_id] {
+        let got = fetch(&bob, id).await;
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.headers()["content-type"], "image/jpeg");
+        assert_eq!(got.headers()["x-content-type-options"], "nosniff");
+        let bytes = got.bytes().await.unwrap();
+        assert!(image::load_from_memory(&bytes).is_ok());
+        assert_eq!(fetch(&carol, id).await.status(), 404);
+    }
+    let thumb = image::load_from_memory(&fetch(&bob, first.thumbnail_id).await.bytes().await.unwrap()).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (320, 240));
+
+    // an identical re-send is the same message, not a second album
+    let again = alice
+        .post(
+            &format!("/v1/conversations/{}/messages", conv.id),
+            json!({"id": sent.id, "text": "Lisbon, day 2 🌅", "media": items}),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(bob.history(conv.id, "").await.len(), 2);
+}
+
+#[tokio::test]
+async fn uploads_are_judged_by_their_content_and_nothing_bad_is_stored() {
+    let h = Harness::new().await;
+    let alice = h.user("alice").await;
+    let png = encode(&picture(64, 48, 1), ImageFormat::Png);
+    let good = jpeg(640, 480, 2);
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() / 2);
+    // A PNG whose header claims 100000×100000 pixels: refused from the header alone.
+    let mut bomb = png.clone();
+    bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
+        ("HTML declared as a JPEG", b"<html><script>alert(1)</script></html>".to_vec(), "image/jpeg", 422, "invalid_image"),
+        ("noise declared as a photo", vec![0x42; 4096], "image/png", 422, "invalid_image"),
+        ("a truncated JPEG", truncated, "image/jpeg", 422, "invalid_image"),
+        ("a decompression bomb", bomb, "image/png", 413, "media_too_large"),
+        ("a photo wider than 4096 px", jpeg(4100, 16, 3), "image/jpeg", 422, "invalid_image"),
+        ("a photo declared as a voice note", good.clone(), "audio/ogg", 422, "invalid_voice"),
+        ("a photo declared as a video", good.clone(), "video/mp4", 422, "invalid_video"),
+        ("bytes of nothing known", vec![7; 100], "application/octet-stream", 422, "bad_request"),
+    ];
+    for (what, bytes, content_type, status, code) in cases {
+        let id = Uuid::now_v7();
+        let r = put(&alice, id, bytes, content_type).await;
+        assert_eq!((r.status, r.code()), (status, code), "{what}: {}", r.body);
+        assert_eq!(fetch(&alice, id).await.status(), 404, "{what} was stored");
+    }
+    // A PNG sent with a JPEG's type is stored as what it is.
+    let id = Uuid::now_v7();
+    let r = put(&alice, id, png, "image/jpeg").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json::<MediaInfo>().content_type, "image/png");
+    assert_eq!(fetch(&alice, id).await.headers()["content-type"], "image/png");
+}
+
+#[tokio::test]
+async fn forged_albums_are_refused_and_change_nothing() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    let conv = alice.direct_with(&bob).await;
+    let one = upload_item(&alice, 1).await;
+
+    // media cannot be the first message
+    send_album(&alice, conv.id, std::slice::from_ref(&one), "")
+        .await
+        .assert_error(403, "media_not_allowed_first_message");
+    bob.send_text(conv.id, "hi").await;
+
+    let mut ten = Vec::new();
+    for seed in 0..10 {
+        ten.push(upload_item(&alice, seed).await);
+    }
+    send_album(&alice, conv.id, &ten, "").await.assert_error(422, "too_many_items");
+
+    // bob's upload in alice's album
+    let bobs = upload_item(&bob, 5).await;
+    send_album(&alice, conv.id, &[one.clone(), bobs], "")
+        .await
+        .assert_error(404, "media_not_found");
+    // an id nobody uploaded
+    let ghost = json!({"media_id": Uuid::now_v7(), "thumbnail_id": Uuid::now_v7(), "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"});
+    send_album(&alice, conv.id, &[ghost], "").await.assert_error(404, "media_not_found");
+    // a full-size photo passed off as a thumbnail
+    let big = Uuid::now_v7();
+    assert_eq!(put(&alice, big, jpeg(1200, 900, 9), "image/jpeg").await.status, 201);
+    let fake_thumb = json!({"media_id": one["media_id"], "thumbnail_id": big, "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"});
+    send_album(&alice, conv.id, &[fake_thumb], "").await.assert_error(422, "invalid_image");
+    // the same photo twice, a forged blurhash, a caption over 1,000 characters
+    send_album(&alice, conv.id, &[one.clone(), one.clone()], "").await.assert_error(422, "bad_request");
+    let mut forged = one.clone();
+    forged["blurhash"] = json!("<img src=x onerror=alert(1)>");
+    send_album(&alice, conv.id, &[forged], "").await.assert_error(422, "bad_request");
+    send_album(&alice, conv.id, std::slice::from_ref(&one), &"x".repeat(1001))
+        .await
+        .assert_error(422, "invalid_text");
+
+    // nothing of that reached bob
+    let history = bob.history(conv.id, "").await;
+    assert_eq!(history.len(), 1, "{history:?}");
+}
+
+fn offset(resp: &reqwest::Response) -> u64 {
+    resp.headers()["upload-offset"].to_str().unwrap().parse().unwrap()
+}
+
+async fn piece(user: &User, id: Uuid, at: u64, length: u64, bytes: &[u8]) -> reqwest::Response {
+    user.request(reqwest::Method::PATCH, &format!("/v1/uploads/{id}"))
+        .header("upload-offset", at)
+        .header("upload-length", length)
+        .header("content-type", "application/offset+octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("request reaches the server")
+}
+
+async fn head(user: &User, id: Uuid) -> reqwest::Response {
+    user.request(reqwest::Method::HEAD, &format!("/v1/uploads/{id}"))
+        .send()
+        .await
+        .expect("request reaches the server")
+}
+
+#[tokio::test]
+async fn a_resumable_upload_continues_after_the_connection_drops_mid_piece() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    // a 2000×1500 PNG of noise: about 5 MB, sent in 1 MiB pieces
+    let file = encode(&picture(2000, 1500, 7), ImageFormat::Png);
+    let length = file.len() as u64;
+    assert!(length > 3 << 20, "fixture too small: {length}");
+    let id = Uuid::now_v7();
+    const PIECE: usize = 1 << 20;
+
+    assert_eq!(head(&alice, id).await.status(), 404, "nothing yet");
+    let r = piece(&alice, id, 0, length, &file[..PIECE]).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(offset(&r), PIECE as u64);
+
+    // The next piece is cut off: the client announces 1 MiB, sends 300 KB and disappears.
+    let addr = alice.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head_text = format!(
+        "PATCH /v1/uploads/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Upload-Offset: {PIECE}\r\nUpload-Length: {length}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {PIECE}\r\n\r\n",
+        alice.token.as_deref().unwrap()
+    );
+    tcp.write_all(head_text.as_bytes()).await.unwrap();
+    tcp.write_all(&file[PIECE..PIECE + 300_000]).await.unwrap();
+    tcp.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(tcp);
+
+    // The server kept what arrived; the client asks and goes on from there.
+    let mut at = 0;
+    for _ in 0..50 {
+        let r = head(&alice, id).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["upload-length"].to_str().unwrap(), length.to_string());
+        at = offset(&r);
+        if at > PIECE as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(at, PIECE as u64 + 300_000, "the bytes that arrived before the drop are kept");
+
+    // A piece at the wrong offset is refused with where the server stands.
+    let r = piece(&alice, id, 0, length, &file[..1000]).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(offset(&r), at);
+    // Someone else cannot see or add to it.
+    assert_eq!(head(&bob, id).await.status(), 404);
+    let r = piece(&bob, id, at, length, &file[at as usize..at as usize + 10]).await;
+    assert_eq!(r.status(), 409);
+
+    let mut info = None;
+    while at < length {
+        let end = (at as usize + PIECE).min(file.len());
+        let r = piece(&alice, id, at, length, &file[at as usize..end]).await;
+        match r.status().as_u16() {
+            204 => at = offset(&r),
+            201 => {
+                info = Some(r.json::<MediaInfo>().await.unwrap());
+                at = length;
+            }
+            other => panic!("piece at {at}: {other} {}", r.text().await.unwrap()),
+        }
+    }
+    let info = info.expect("the last piece completes the upload");
+    assert_eq!((info.width, info.height, info.size as u64), (2000, 1500, length));
+    assert_eq!(info.content_type, "image/png");
+    let stored = fetch(&alice, id).await.bytes().await.unwrap();
+    assert!(stored == file, "the stored file is the original, byte for byte");
+    // Asking again after completion says it is all there; another piece is a no-op.
+    let r = head(&alice, id).await;
+    assert_eq!(offset(&r), length);
+    assert_eq!(piece(&alice, id, length, length, &[]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_resumable_upload_that_is_not_a_photo_is_refused_at_the_end() {
+    let h = Harness::new().await;
+    let alice = h.user("alice").await;
+    let junk = vec![0x5a; 300_000];
+    let id = Uuid::now_v7();
+    let r = piece(&alice, id, 0, junk.len() as u64, &junk).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_request");
+    assert_eq!(head(&alice, id).await.status(), 404, "the refused upload is forgotten");
+    assert_eq!(fetch(&alice, id).await.status(), 404);
+    // Over the video limit is refused before any byte is read.
+    let r = piece(&alice, Uuid::now_v7(), 0, 200 << 20, b"x").await;
+    assert_eq!(r.status(), 413);
+}
