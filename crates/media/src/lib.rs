@@ -25,6 +25,7 @@ pub use encode::{encode_pcm, encode_wav, EncodedNote, VoiceEncoder, DEFAULT_BITR
 pub use error::MediaError;
 pub use ogg_opus::{inspect, repair, validate_voice_note, OpusInfo};
 pub use photo::{prepare_many, prepare_photo, sniff, ImageKind, PrepareOptions, PreparedPhoto};
+pub use photo::{prepare_photo_edited, CropRect, PhotoEdits, TextOverlay};
 pub use resample::{downmix, Resampler};
 pub use waveform::{waveform_of, WaveformBuilder};
 pub use writer::{OggOpusWriter, PACKETS_PER_PAGE};
