@@ -56,6 +56,10 @@ pub enum MediaError {
     /// An image whose data is broken or cut off.
     #[error("damaged image: {0}")]
     CorruptImage(String),
+    /// Photo edits that cannot be applied (a turn past 3, a crop outside the photo or under
+    /// 16×16 px, an empty or overlong text, a bad colour); the text says which.
+    #[error("invalid photo edits: {0}")]
+    InvalidEdits(String),
     /// Resizing or encoding a photo failed in a way that is not the input's fault.
     #[error("image processing error: {0}")]
     ImageCodec(String),
@@ -82,6 +86,7 @@ impl MediaError {
             MediaError::NotAnImage
             | MediaError::UnsupportedImage(_)
             | MediaError::CorruptImage(_) => ErrorCode::InvalidImage,
+            MediaError::InvalidEdits(_) => ErrorCode::BadRequest,
             MediaError::Codec(_) | MediaError::ImageCodec(_) | MediaError::Io(_) => {
                 ErrorCode::Internal
             }

@@ -25,8 +25,8 @@ pub use encode::{encode_pcm, encode_wav, EncodedNote, VoiceEncoder, DEFAULT_BITR
 pub use error::MediaError;
 pub use ogg_opus::{inspect, repair, validate_voice_note, OpusInfo};
 pub use photo::{
-    inspect as inspect_image, prepare_many, prepare_photo, sniff, ImageInfo, ImageKind,
-    PrepareOptions, PreparedPhoto,
+    inspect as inspect_image, prepare_many, prepare_photo, prepare_photo_edited, sniff, CropRect,
+    ImageInfo, ImageKind, PhotoEdits, PrepareOptions, PreparedPhoto, TextOverlay,
 };
 pub use resample::{downmix, Resampler};
 pub use waveform::{waveform_of, WaveformBuilder};

@@ -4,11 +4,16 @@
 //!
 //! The pipeline per photo: size limit → [`sniff`] the magic bytes → read dimensions and frame
 //! count from the headers (refusing bombs before any pixel is allocated) → decode (first frame of
-//! an animation) → resize with `fast_image_resize` → apply the EXIF orientation → encode JPEG,
-//! or lossless WebP when the picture has real transparency → thumbnail JPEG → blurhash.
+//! an animation) → crop and resize with `fast_image_resize` → apply the EXIF orientation and
+//! the sender's turns → draw texts → encode JPEG, or lossless WebP when the picture has real
+//! transparency → thumbnail JPEG → blurhash. The sender's [`PhotoEdits`] (see [`edit`] for
+//! their order and why the pixels are cut before they are turned) are part of the one
+//! pipeline; [`prepare_photo`] is the same with none.
 
+pub mod edit;
 mod pixels;
 mod sniff;
+mod text;
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use image::{DynamicImage, ImageReader, Limits};
 
 use crate::MediaError;
+pub use edit::{CropRect, PhotoEdits, TextOverlay};
 pub use sniff::{sniff, ImageKind};
 
 /// Largest input file accepted, checked before anything is parsed: 50 MiB (a 100 MP camera
@@ -68,14 +74,30 @@ pub struct PreparedPhoto {
 /// (never by name), and re-encodes from pixels. A decoder that panics on a hostile file is
 /// caught and reported as a corrupt image.
 pub fn prepare_photo(input: &[u8], opts: &PrepareOptions) -> Result<PreparedPhoto, MediaError> {
-    std::panic::catch_unwind(|| prepare_unguarded(input, opts)).unwrap_or_else(|_| {
+    prepare_photo_edited(input, opts, &PhotoEdits::default())
+}
+
+/// [`prepare_photo`] with the sender's edits burned in (turns, mirror, crop, texts; see
+/// [`edit`]). Edits are checked before the photo is read: bad ones are
+/// [`MediaError::InvalidEdits`]. The thumbnail and blurhash show the edited picture.
+pub fn prepare_photo_edited(
+    input: &[u8],
+    opts: &PrepareOptions,
+    edits: &PhotoEdits,
+) -> Result<PreparedPhoto, MediaError> {
+    std::panic::catch_unwind(|| prepare_unguarded(input, opts, edits)).unwrap_or_else(|_| {
         Err(MediaError::CorruptImage(
             "the decoder failed on this file".into(),
         ))
     })
 }
 
-fn prepare_unguarded(input: &[u8], opts: &PrepareOptions) -> Result<PreparedPhoto, MediaError> {
+fn prepare_unguarded(
+    input: &[u8],
+    opts: &PrepareOptions,
+    edits: &PhotoEdits,
+) -> Result<PreparedPhoto, MediaError> {
+    edits.validate()?;
     if input.len() > MAX_PHOTO_BYTES {
         return Err(MediaError::TooLarge {
             bytes: input.len(),
@@ -89,8 +111,9 @@ fn prepare_unguarded(input: &[u8], opts: &PrepareOptions) -> Result<PreparedPhot
     let animated = check_headers(input, kind)?;
     let orientation = pixels::exif_orientation(input);
     let decoded = decode(input, kind)?;
+    let plan = edits.plan(orientation, decoded.width(), decoded.height())?;
     let max_edge = if opts.hd { MAX_EDGE_HD } else { MAX_EDGE };
-    pixels::finish(decoded, orientation, max_edge, animated)
+    pixels::finish(decoded, &plan, max_edge, animated)
 }
 
 /// Prepares every input in parallel (one worker per core, at most one per input); each result

@@ -1,5 +1,6 @@
-//! From decoded pixels to the prepared photo: resize, orientation, transparency, encoders,
-//! thumbnail and blurhash. Nothing from the input file but its pixels reaches the output.
+//! From decoded pixels to the prepared photo: crop, resize, orientation and turns, text,
+//! transparency, encoders, thumbnail and blurhash. Nothing from the input file but its pixels
+//! reaches the output.
 
 use std::io::Cursor;
 
@@ -10,7 +11,8 @@ use image::codecs::webp::WebPEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ExtendedColorType, RgbImage, RgbaImage};
 
-use super::{PreparedPhoto, BLURHASH_COMPONENTS, JPEG_QUALITY, THUMB_EDGE};
+use super::edit::{PixelRect, Plan};
+use super::{text, PreparedPhoto, BLURHASH_COMPONENTS, JPEG_QUALITY, THUMB_EDGE};
 use crate::MediaError;
 
 /// The EXIF orientation of any container kamadak-exif reads (JPEG APP1, PNG eXIf, WebP EXIF).
@@ -34,15 +36,17 @@ enum Pixels {
     Rgba(RgbaImage),
 }
 
+/// The photo as `plan` says: the crop cut from the full-resolution pixels and resized in one
+/// step, then turned (EXIF orientation and the sender's turns in one), then the texts drawn.
 pub(crate) fn finish(
     decoded: DynamicImage,
-    orientation: Orientation,
+    plan: &Plan<'_>,
     max_edge: u32,
     animated: bool,
 ) -> Result<PreparedPhoto, MediaError> {
     let pixels = if decoded.color().has_alpha() {
         let rgba = decoded.into_rgba8();
-        if rgba.pixels().any(|p| p.0[3] < 255) {
+        if transparent_within(&rgba, plan.crop) {
             Pixels::Rgba(rgba)
         } else {
             Pixels::Rgb(DynamicImage::ImageRgba8(rgba).into_rgb8())
@@ -50,20 +54,24 @@ pub(crate) fn finish(
     } else {
         Pixels::Rgb(decoded.into_rgb8())
     };
-    // Resize before rotating: the long edge is the same either way, and turning the smaller
-    // image is cheaper.
+    // Crop and resize before turning: the long edge is the same either way, and turning the
+    // smaller image is cheaper.
     let mut resizer = Resizer::new();
+    let kept = |width: u32, height: u32| plan.crop.map_or((width, height), |r| (r.width, r.height));
     let mut photo = match pixels {
         Pixels::Rgb(img) => {
-            let (w, h) = fit(img.width(), img.height(), max_edge);
-            DynamicImage::ImageRgb8(resize_rgb(&mut resizer, img, w, h)?)
+            let (w, h) = kept(img.width(), img.height());
+            let (w, h) = fit(w, h, max_edge);
+            DynamicImage::ImageRgb8(resize_rgb(&mut resizer, img, plan.crop, w, h)?)
         }
         Pixels::Rgba(img) => {
-            let (w, h) = fit(img.width(), img.height(), max_edge);
-            DynamicImage::ImageRgba8(resize_rgba(&mut resizer, img, w, h)?)
+            let (w, h) = kept(img.width(), img.height());
+            let (w, h) = fit(w, h, max_edge);
+            DynamicImage::ImageRgba8(resize_rgba(&mut resizer, img, plan.crop, w, h)?)
         }
     };
-    photo.apply_orientation(orientation);
+    photo.apply_orientation(plan.turn);
+    text::draw(&mut photo, plan.texts)?;
     let (width, height) = (photo.width(), photo.height());
 
     // The thumbnail is made from the prepared photo (already small and upright).
@@ -72,7 +80,7 @@ pub(crate) fn finish(
         other => other.to_rgb8(),
     };
     let (tw, th) = fit(width, height, THUMB_EDGE);
-    let thumb = resize_rgb(&mut resizer, opaque.clone(), tw, th)?;
+    let thumb = resize_rgb(&mut resizer, opaque.clone(), None, tw, th)?;
     let thumbnail = encode_jpeg(&thumb)?;
     let blurhash = blurhash_of(&thumb)?;
 
@@ -108,24 +116,56 @@ pub(crate) fn fit(width: u32, height: u32, max_edge: u32) -> (u32, u32) {
     (scale(width), scale(height))
 }
 
-fn options() -> ResizeOptions {
-    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+fn options(crop: Option<PixelRect>) -> ResizeOptions {
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    match crop {
+        None => options,
+        Some(r) => options.crop(
+            f64::from(r.x),
+            f64::from(r.y),
+            f64::from(r.width),
+            f64::from(r.height),
+        ),
+    }
 }
 
+/// Whether any pixel (within `crop`, if given) is not fully opaque.
+fn transparent_within(rgba: &RgbaImage, crop: Option<PixelRect>) -> bool {
+    match crop {
+        None => rgba.pixels().any(|p| p.0[3] < 255),
+        Some(r) => rgba
+            .rows()
+            .skip(r.y as usize)
+            .take(r.height as usize)
+            .any(|row| {
+                row.skip(r.x as usize)
+                    .take(r.width as usize)
+                    .any(|p| p.0[3] < 255)
+            }),
+    }
+}
+
+/// Resizes `img`, or only its `crop`, to `width`×`height`. A crop that needs no resizing is
+/// copied out; otherwise the resizer reads the crop in place.
 fn resize_rgb(
     resizer: &mut Resizer,
     img: RgbImage,
+    crop: Option<PixelRect>,
     width: u32,
     height: u32,
 ) -> Result<RgbImage, MediaError> {
-    if (img.width(), img.height()) == (width, height) {
-        return Ok(img);
+    match crop {
+        None if (img.width(), img.height()) == (width, height) => return Ok(img),
+        Some(r) if (r.width, r.height) == (width, height) => {
+            return Ok(image::imageops::crop_imm(&img, r.x, r.y, r.width, r.height).to_image())
+        }
+        _ => {}
     }
     let (w, h) = (img.width(), img.height());
     let src = Image::from_vec_u8(w, h, img.into_raw(), PixelType::U8x3).map_err(resize_error)?;
     let mut dst = Image::new(width, height, PixelType::U8x3);
     resizer
-        .resize(&src, &mut dst, &options())
+        .resize(&src, &mut dst, &options(crop))
         .map_err(resize_error)?;
     RgbImage::from_raw(width, height, dst.into_vec())
         .ok_or_else(|| MediaError::ImageCodec("the resizer returned a short buffer".into()))
@@ -136,17 +176,22 @@ fn resize_rgb(
 fn resize_rgba(
     resizer: &mut Resizer,
     img: RgbaImage,
+    crop: Option<PixelRect>,
     width: u32,
     height: u32,
 ) -> Result<RgbaImage, MediaError> {
-    if (img.width(), img.height()) == (width, height) {
-        return Ok(img);
+    match crop {
+        None if (img.width(), img.height()) == (width, height) => return Ok(img),
+        Some(r) if (r.width, r.height) == (width, height) => {
+            return Ok(image::imageops::crop_imm(&img, r.x, r.y, r.width, r.height).to_image())
+        }
+        _ => {}
     }
     let (w, h) = (img.width(), img.height());
     let src = Image::from_vec_u8(w, h, img.into_raw(), PixelType::U8x4).map_err(resize_error)?;
     let mut dst = Image::new(width, height, PixelType::U8x4);
     resizer
-        .resize(&src, &mut dst, &options())
+        .resize(&src, &mut dst, &options(crop))
         .map_err(resize_error)?;
     RgbaImage::from_raw(width, height, dst.into_vec())
         .ok_or_else(|| MediaError::ImageCodec("the resizer returned a short buffer".into()))
