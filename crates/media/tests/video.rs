@@ -268,6 +268,30 @@ fn a_webm_is_described_and_sent_without_its_tags() {
     ));
 }
 
+#[test]
+fn a_browser_recording_of_unknown_length_is_read_from_its_frames() {
+    let input = live_webm();
+    assert!(
+        ffprobe(input)["format"]["duration"].as_str().is_none(),
+        "the fixture should have no duration in its header"
+    );
+    let info = probed(input);
+    assert_eq!(info.video_codec, VideoCodec::Vp9);
+    near(info.duration_ms, 3000, "duration from the frames");
+    for edits in [
+        VideoEdits::default(),
+        VideoEdits {
+            mute: true,
+            ..VideoEdits::default()
+        },
+    ] {
+        let out = remuxed(input, &edits);
+        assert_eq!(out.info.has_audio, !edits.mute);
+        assert_decodes(&out.bytes, "webm", "live WebM");
+        assert_no_metadata(&out.bytes, "live WebM");
+    }
+}
+
 fn refused(bytes: &[u8]) -> MediaError {
     match probe(bytes) {
         Ok(info) => panic!("accepted: {info:?}"),

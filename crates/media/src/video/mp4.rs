@@ -121,6 +121,11 @@ pub(super) fn read(input: &[u8]) -> Result<Movie, MediaError> {
                 let codec = video_codec(track, &entry)?;
                 // VisualSampleEntry: 8 header, 6 reserved, 2 index, 16 pre-defined, then
                 // width and height (16 bits each): the coded size as stored.
+                if entry.end - entry.body < 28 {
+                    return Err(MediaError::CorruptVideo(
+                        "the video sample description is too short".into(),
+                    ));
+                }
                 let width = u32::from(bmff::be_u16(input, entry.body + 24)?);
                 let height = u32::from(bmff::be_u16(input, entry.body + 26)?);
                 video = Some((
@@ -414,7 +419,9 @@ fn expand(
     let m = &tkhd.matrix;
     Ok(Track {
         timescale,
-        media_time: track.media_time.map_or(0, |t| t.0),
+        // An edit starting past the end of the media is meaningless; clamping it keeps every
+        // later time computation far from overflow.
+        media_time: track.media_time.map_or(0, |t| t.0).min(dts),
         matrix: [m.a, m.b, m.u, m.c, m.d, m.v, m.x, m.y, m.w],
         tkhd_size: (tkhd.width, tkhd.height),
         stsd,

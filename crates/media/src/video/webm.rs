@@ -96,6 +96,10 @@ const TOP_LEVEL: [u32; 8] = [
 ];
 /// Deepest nesting accepted (real files stop at about 6).
 const MAX_DEPTH: usize = 16;
+/// Most elements a file may have: a block per frame for two full tracks plus their clusters
+/// and headers. Real three-minute files have tens of thousands; the cap bounds the memory a
+/// file of tiny elements could make the walker use (about 60 bytes each).
+const MAX_ELEMENTS: usize = 2 * MAX_TRACK_SAMPLES + 100_000;
 
 /// One element: its id and where its header and data lie.
 #[derive(Debug, Clone)]
@@ -164,7 +168,7 @@ fn read_size(buf: &[u8], pos: usize) -> Result<(Option<u64>, usize), MediaError>
 /// Parses the elements in `buf[start..end]`, recursing into [`MASTERS`]. Every element must end
 /// inside `end`; an unknown size is allowed for segments and clusters only.
 fn walk(buf: &[u8], start: usize, end: usize, depth: usize) -> Result<Vec<Element>, MediaError> {
-    walk_until(buf, start, end, depth, false)
+    walk_until(buf, start, end, depth, false, &mut 0)
 }
 
 /// [`walk`], stopping early at a segment-level id when `open_ended` (the children of an
@@ -175,6 +179,7 @@ fn walk_until(
     end: usize,
     depth: usize,
     open_ended: bool,
+    count: &mut usize,
 ) -> Result<Vec<Element>, MediaError> {
     if depth > MAX_DEPTH {
         return Err(MediaError::CorruptVideo("elements nested too deep".into()));
@@ -182,6 +187,12 @@ fn walk_until(
     let mut out = Vec::new();
     let mut pos = start;
     while pos < end {
+        *count += 1;
+        if *count > MAX_ELEMENTS {
+            return Err(MediaError::UnsupportedVideo(format!(
+                "a file of more than {MAX_ELEMENTS} elements"
+            )));
+        }
         let (id, id_len) = read_id(buf, pos)?;
         // An unknown-size cluster ends where the next segment-level element starts.
         if open_ended && TOP_LEVEL.contains(&id) {
@@ -202,14 +213,14 @@ fn walk_until(
                 }
                 let elem_end = data + size as usize;
                 let children = if MASTERS.contains(&id) {
-                    walk(buf, data, elem_end, depth + 1)?
+                    walk_until(buf, data, elem_end, depth + 1, false, count)?
                 } else {
                     Vec::new()
                 };
                 (elem_end, children)
             }
             None if id == SEGMENT || id == CLUSTER => {
-                let children = walk_until(buf, data, end, depth + 1, id == CLUSTER)?;
+                let children = walk_until(buf, data, end, depth + 1, id == CLUSTER, count)?;
                 let elem_end = children.last().map_or(data, |c| c.end);
                 (elem_end, children)
             }

@@ -223,6 +223,39 @@ pub fn vp9_webm() -> &'static [u8] {
     })
 }
 
+/// VP9 + Opus, 3 s, written as a live stream (what a browser's MediaRecorder makes): segment
+/// and clusters of unknown size, no duration, no index.
+pub fn live_webm() -> &'static [u8] {
+    static CELL: OnceLock<Vec<u8>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut args = picture(3);
+        args.extend(tone(3));
+        args.extend(
+            [
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-c:a",
+                "libopus",
+                "-shortest",
+                "-live",
+                "1",
+                "-f",
+                "webm",
+            ]
+            .map(String::from),
+        );
+        make_owned(
+            tempfile::tempdir().expect("temp dir").path(),
+            "live.webm",
+            args,
+        )
+    })
+}
+
 /// The fields of `ffprobe -show_format -show_streams` as JSON.
 pub fn ffprobe(bytes: &[u8]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("temp dir");
