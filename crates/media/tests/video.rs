@@ -567,6 +567,8 @@ fn damaged_files_never_panic() {
             }
             let _ = probe(&bytes);
             let _ = remux(&bytes, &VideoEdits::default());
+            #[cfg(feature = "poster")]
+            let _ = natter_media::video::poster(&bytes);
         }
     }
 }
@@ -586,4 +588,54 @@ fn edits_travel_as_snake_case_json() {
     let back: VideoEdits = serde_json::from_str(r#"{"mute":true,"trim_start_ms":1000}"#)
         .expect("missing fields default");
     assert_eq!(back, edits);
+}
+
+#[cfg(feature = "poster")]
+#[test]
+fn the_poster_is_the_first_picture_upright_with_a_thumbnail_and_blurhash() {
+    let input = phone_mp4();
+    let poster = natter_media::video::poster(input).unwrap_or_else(|e| panic!("poster: {e}"));
+    assert_eq!(poster.mime, "image/jpeg");
+    // Stored 320×240, shown in portrait.
+    assert_eq!((poster.width, poster.height), (240, 320));
+    assert_eq!((poster.thumb_width, poster.thumb_height), (240, 320));
+    assert!(!poster.blurhash.is_empty());
+    let ours = image::load_from_memory(&poster.bytes)
+        .expect("the poster decodes")
+        .to_luma8();
+    let theirs = shown_first_frame(input, "mp4");
+    assert_eq!(
+        ours.as_raw().len(),
+        theirs.len(),
+        "ffmpeg shows another size"
+    );
+    // Same picture, same way up: the decoders differ in contrast (video range conversion), so
+    // compare the patterns, not the levels.
+    let same = correlation(ours.as_raw(), &theirs);
+    let upside_down = correlation(image::imageops::rotate180(&ours).as_raw(), &theirs);
+    assert!(
+        same > 0.95 && upside_down < 0.8,
+        "the poster does not look like ffmpeg's first picture: correlation {same:.2} \
+         (upside down {upside_down:.2})"
+    );
+
+    assert!(matches!(
+        natter_media::video::poster(hevc_mp4()),
+        Err(MediaError::UnsupportedVideo(_))
+    ));
+}
+
+#[cfg(feature = "poster")]
+fn correlation(a: &[u8], b: &[u8]) -> f64 {
+    let n = a.len() as f64;
+    let mean = |x: &[u8]| x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    ab / (aa * bb).sqrt()
 }

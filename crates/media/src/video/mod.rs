@@ -11,11 +11,19 @@
 //!
 //! Limits are checked from the container's tables before any sample is copied, and a parser
 //! that panics on a hostile file is caught and reported as a damaged video.
+//!
+//! With the `poster` feature, [`poster`] decodes an H.264 video's first keyframe into the
+//! picture shown before it plays, with a thumbnail and a blurhash.
 
 mod bmff;
 mod mp4;
 mod mp4_write;
+#[cfg(feature = "poster")]
+mod poster;
 mod webm;
+
+#[cfg(feature = "poster")]
+pub use poster::poster;
 
 use serde::{Deserialize, Serialize};
 

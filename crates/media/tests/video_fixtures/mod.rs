@@ -330,6 +330,15 @@ pub fn duration_ms(probe: &serde_json::Value) -> u32 {
 
 /// The picture (as grey pixels, before rotation) that ffmpeg shows at `seconds` into a file.
 pub fn frame_at(bytes: &[u8], ext: &str, seconds: f64) -> Vec<u8> {
+    frame(bytes, ext, seconds, false)
+}
+
+/// The first picture as a player shows it (rotated), as grey pixels.
+pub fn shown_first_frame(bytes: &[u8], ext: &str) -> Vec<u8> {
+    frame(bytes, ext, 0.0, true)
+}
+
+fn frame(bytes: &[u8], ext: &str, seconds: f64, rotate: bool) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join(format!("in.{ext}"));
     std::fs::write(&path, bytes).expect("write");
@@ -340,7 +349,9 @@ pub fn frame_at(bytes: &[u8], ext: &str, seconds: f64) -> Vec<u8> {
             "-v",
             "error",
             "-nostdin",
-            "-noautorotate",
+            // `-autorotate 0|1` (on by default) applies the display matrix like a player.
+            "-autorotate",
+            if rotate { "1" } else { "0" },
             "-ss",
             &at,
             "-i",
