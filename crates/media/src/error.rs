@@ -3,7 +3,7 @@
 use natter_protocol::limits::{VOICE_MAX_MS, VOICE_SAMPLE_RATE};
 use natter_protocol::ErrorCode;
 
-/// Why a voice note, an audio input or a photo was refused, or an operation failed.
+/// Why a voice note, an audio input, a photo or a video was refused, or an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// The bytes are not an Ogg file at all. The text says what they look like instead.
@@ -63,6 +63,31 @@ pub enum MediaError {
     /// Resizing or encoding a photo failed in a way that is not the input's fault.
     #[error("image processing error: {0}")]
     ImageCodec(String),
+    /// Not a video in any container we read (checked by content, never by file name); the text
+    /// says what it looks like instead ("it looks like a JPEG image").
+    #[error("not a video ({0})")]
+    NotAVideo(String),
+    /// A video we recognise but do not take; the text names what ("the Apple ProRes ('apcn')
+    /// video codec", "a file with more than one video track").
+    #[error(
+        "{0} is not supported (videos must be MP4, MOV or WebM with H.264, HEVC, VP8, VP9 or AV1)"
+    )]
+    UnsupportedVideo(String),
+    /// Longer than [`crate::video::MAX_VIDEO_MS`], measured from the samples' timing.
+    #[error("the video is {} long, more than the {} s limit", seconds(u64::from(*ms)), max / 1000)]
+    VideoTooLong { ms: u32, max: u32 },
+    /// A picture wider or taller than [`crate::video::MAX_VIDEO_EDGE`].
+    #[error(
+        "the video is {width}×{height} pixels, more than {} pixels on a side",
+        crate::video::MAX_VIDEO_EDGE
+    )]
+    VideoTooLarge { width: u32, height: u32 },
+    /// A video whose structure is broken or cut off (the text says where).
+    #[error("damaged video: {0}")]
+    CorruptVideo(String),
+    /// A trim that leaves nothing (start after the end, or past the video's end).
+    #[error("cannot edit the video: {0}")]
+    InvalidVideoEdit(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -86,7 +111,12 @@ impl MediaError {
             MediaError::NotAnImage
             | MediaError::UnsupportedImage(_)
             | MediaError::CorruptImage(_) => ErrorCode::InvalidImage,
-            MediaError::InvalidEdits(_) => ErrorCode::BadRequest,
+            MediaError::InvalidEdits(_) | MediaError::InvalidVideoEdit(_) => ErrorCode::BadRequest,
+            MediaError::VideoTooLarge { .. } => ErrorCode::MediaTooLarge,
+            MediaError::VideoTooLong { .. } => ErrorCode::VideoTooLong,
+            MediaError::NotAVideo(_)
+            | MediaError::UnsupportedVideo(_)
+            | MediaError::CorruptVideo(_) => ErrorCode::InvalidVideo,
             MediaError::Codec(_) | MediaError::ImageCodec(_) | MediaError::Io(_) => {
                 ErrorCode::Internal
             }

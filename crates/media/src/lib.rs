@@ -8,6 +8,9 @@
 //!
 //! Photos for albums go through [`prepare_photo`] / [`prepare_many`] (see [`photo`]): limits
 //! from the headers first, then decode, resize, orientation, re-encode without metadata.
+//!
+//! Videos go through [`probe`] (what it is, checked against the limits) and [`remux`] (a fresh
+//! file without metadata, optionally trimmed or muted, never re-encoded); see [`video`].
 
 mod decode;
 mod encode;
@@ -17,6 +20,7 @@ mod ogg_page;
 mod opus_packet;
 pub mod photo;
 mod resample;
+pub mod video;
 mod waveform;
 mod writer;
 
@@ -29,6 +33,7 @@ pub use photo::{
     ImageInfo, ImageKind, PhotoEdits, PrepareOptions, PreparedPhoto, TextOverlay,
 };
 pub use resample::{downmix, Resampler};
+pub use video::{probe, remux, AudioCodec, Container, Remuxed, VideoCodec, VideoEdits, VideoInfo};
 pub use waveform::{waveform_of, WaveformBuilder};
 pub use writer::{OggOpusWriter, PACKETS_PER_PAGE};
 
