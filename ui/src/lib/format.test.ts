@@ -25,6 +25,7 @@ function msg(id: string, sort_key: number, sent_at: number, extra: Partial<Messa
     status: 'received',
     error: null,
     voice: null,
+    media: [],
     ...extra,
   };
 }

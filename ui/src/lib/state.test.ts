@@ -73,7 +73,7 @@ describe('connection state', () => {
 describe('voice note uploads', () => {
   it('tracks upload progress until the message is no longer sending', () => {
     const chat = new ChatState();
-    chat.apply({ type: 'upload', conversation_id: 'c1', id: 'm1', sent: 10, total: 40 });
+    chat.apply({ type: 'upload', conversation_id: 'c1', id: 'm1', media_id: null, sent: 10, total: 40 });
     expect(chat.uploads.m1).toEqual({ sent: 10, total: 40 });
     const m = {
       id: 'm1',
@@ -88,6 +88,7 @@ describe('voice note uploads', () => {
       status: 'sent' as const,
       error: null,
       voice: { media_id: 'x', duration_ms: 1000, size: 40, waveform: [], played: false, position_ms: 0 },
+      media: [],
     };
     chat.apply({ type: 'message', message: { ...m, status: 'sending', seq: null } });
     expect(chat.uploads.m1).toBeDefined();
