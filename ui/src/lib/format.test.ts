@@ -122,3 +122,28 @@ describe('voice notes', () => {
     expect(previewText(msg('t', 1, noon, { text: 'two\n lines' }))).toBe('two lines');
   });
 });
+
+describe('albums', () => {
+  const item = (kind: 'image' | 'video') => ({
+    media_id: 'm',
+    thumbnail_id: 't',
+    kind,
+    mime: kind === 'video' ? 'video/mp4' : 'image/jpeg',
+    width: 4,
+    height: 3,
+    size: 1,
+    duration_ms: 0,
+    blurhash: '',
+    uploaded_bytes: null,
+    error: null,
+  });
+
+  it('previews an album by what it holds, then its caption', () => {
+    expect(previewText(msg('a', 1, noon, { text: '', media: [item('image')] }))).toBe('📷 Photo');
+    expect(previewText(msg('a', 1, noon, { text: '', media: [item('video'), item('video')] }))).toBe('🎬 2 videos');
+    expect(previewText(msg('a', 1, noon, { text: 'At the\nbeach', media: [item('image'), item('image')] }))).toBe(
+      '📷 2 photos · At the beach',
+    );
+    expect(previewText(msg('a', 1, noon, { text: '', media: [item('image'), item('video')] }))).toBe('🖼 1 photo, 1 video');
+  });
+});
