@@ -205,6 +205,18 @@ describe('attaching photos and videos', () => {
     await vi.waitFor(() => expect(r.getAllByTestId('tray-item')).toHaveLength(2));
   });
 
+  it('says why when the core cannot prepare anything, and keeps the message field', async () => {
+    api.commands.mediaStage.mockImplementationOnce(() =>
+      Promise.resolve({ status: 'error', error: { code: 'internal', message: 'the disk is full' } }),
+    );
+    const r = await composer();
+    api.open.mockResolvedValueOnce(['/a/one.jpg']);
+    await fireEvent.click(r.getByTestId('attach'));
+    await vi.waitFor(() => expect(r.getByTestId('album-error').textContent).toBe('the disk is full'));
+    expect(r.queryByTestId('album-tray')).toBeNull();
+    expect(r.getByTestId('composer')).toBeTruthy();
+  });
+
   it('explains instead of opening anything where media is not allowed yet', async () => {
     const why = 'a photo, video or voice note cannot be the first message: say hello in text first';
     const r = await composer({ mediaBlocked: why });

@@ -9,6 +9,7 @@ import type {
   MessageView,
 } from './bindings';
 import { commands, onCoreEvent, unwrap } from './api';
+import { forgetAlbumDrafts } from './album-draft.svelte';
 import { mergeNewest, upsertMessage } from './format';
 
 export const PAGE = 50;
@@ -81,6 +82,7 @@ export class ChatState {
 
   async logout() {
     await unwrap(commands.logout());
+    forgetAlbumDrafts();
     this.account = null;
     this.dmBlocked = null;
     this.conversations = [];
@@ -251,6 +253,7 @@ export class ChatState {
         this.connection = e.state;
         break;
       case 'signed_out':
+        forgetAlbumDrafts();
         this.account = null;
         this.openId = null;
         this.messages = [];
