@@ -20,6 +20,7 @@ function mine(extra: Partial<MessageView>): MessageView {
     status: 'sent',
     error: null,
     voice: null,
+    media: [],
     ...extra,
   };
 }

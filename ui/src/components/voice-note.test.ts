@@ -50,6 +50,7 @@ function note(id: string, extra: Partial<MessageView> = {}, v: Partial<VoiceView
     status: 'received',
     error: null,
     voice: voice(v),
+    media: [],
     ...extra,
   };
 }

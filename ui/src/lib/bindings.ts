@@ -71,6 +71,21 @@ export const commands = {
 	voiceNextUnplayed: (messageId: string) => typedError<MessageView | null, ApiError>(__TAURI_INVOKE("voice_next_unplayed", { messageId })),
 	/**  "Don't remind me again in this chat" before sending media (adults only). */
 	turnOffMediaReminder: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("turn_off_media_reminder", { conversationId })),
+	/**  Prepares files picked or dropped for an album (in parallel; `staged` progress events). */
+	mediaStage: (conversationId: string, paths: string[], hd: boolean) => typedError<StageResult[], ApiError>(__TAURI_INVOKE("media_stage", { conversationId, paths, hd })),
+	/**  Prepares a pasted image or a camera capture (base64). */
+	mediaStageBytes: (conversationId: string, name: string, base64: string, hd: boolean) => typedError<StageResult, ApiError>(__TAURI_INVOKE("media_stage_bytes", { conversationId, name, base64, hd })),
+	mediaUnstage: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_unstage", { id })),
+	/**  Sends 1 to 9 staged items with a caption; it appears at once as "sending". */
+	sendAlbum: (conversationId: string, items: AlbumItemDraft[], caption: string, hd: boolean) => typedError<MessageView, ApiError>(__TAURI_INVOKE("send_album", { conversationId, items, caption, hd })),
+	/**  Re-queues a failed message. */
+	mediaRetry: (messageId: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_retry", { messageId })),
+	/**  Drops an item from an unsent or failed album. */
+	mediaRemoveItem: (messageId: string, mediaId: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_remove_item", { messageId, mediaId })),
+	/**  Copies a photo or video to a path chosen in a save dialog. */
+	mediaSave: (mediaId: string, path: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_save", { mediaId, path })),
+	/**  Copies every item of an album into a folder; returns how many. */
+	mediaSaveAll: (messageId: string, dir: string) => typedError<number, ApiError>(__TAURI_INVOKE("media_save_all", { messageId, dir })),
 };
 
 /** Events */
@@ -96,6 +111,13 @@ export type Account = {
 	birthdate: string,
 };
 
+/**  One staged photo or video of an album to send, with its edits. */
+export type AlbumItemDraft = {
+	staged_id: string,
+	edits: PhotoEdits,
+	video: VideoEdits | null,
+};
+
 /**  The body of every error response, and the shape errors take across the UI boundary. */
 export type ApiError = {
 	code: ErrorCode,
@@ -103,6 +125,14 @@ export type ApiError = {
 };
 
 export type ConnectionState = "connecting" | "online" | "offline";
+
+/**  A crop in fractions 0..1 of the rotated and flipped image. */
+export type CropRect = {
+	x: number,
+	y: number,
+	width: number,
+	height: number,
+};
 
 export type ConversationKind = "direct" | "group";
 
@@ -146,8 +176,10 @@ export type CoreEvent =
 { type: "connection"; state: ConnectionState } | 
 /**  The server no longer accepts this session (revoked or expired): log in again. */
 { type: "signed_out" } | 
-/**  A queued voice note's file is going out: `sent` of `total` bytes. */
-{ type: "upload"; conversation_id: string; id: string; sent: number; total: number };
+/**  A queued message's file is going out: `sent` of `total` bytes (`media_id`: which album item). */
+{ type: "upload"; conversation_id: string; id: string; media_id: string | null; sent: number; total: number } | 
+/**  Files being staged for an album: `done` of `total` prepared. */
+{ type: "staged"; conversation_id: string; done: number; total: number };
 
 /**  A machine-readable error code. A code exists only where a caller acts differently on it. */
 export type ErrorCode = 
@@ -217,6 +249,26 @@ export type ErrorCode =
 /**  The nudity filter cannot be switched off before 18. */
 "nudity_filter_locked";
 
+/**  A photo or video of an album as a chat shows it. */
+export type MediaItemView = {
+	media_id: string,
+	/**  A JPEG of about 320 px (load these first). */
+	thumbnail_id: string,
+	kind: MediaKind,
+	mime: string,
+	width: number,
+	height: number,
+	size: number,
+	duration_ms: number,
+	blurhash: string,
+	/**  Own item still uploading: bytes the server has (of size); null when uploaded / others' items. */
+	uploaded_bytes: number | null,
+	/**  Own item the server refused: why (retry the message or remove the item). */
+	error: string | null,
+};
+
+export type MediaKind = "voice" | "image" | "video";
+
 /**  Whether the app reminds the user before sending a photo, video or voice note. */
 export type MediaReminder = {
 	/**  Show it before the next media message here. */
@@ -261,10 +313,60 @@ export type MessageView = {
 	error: string | null,
 	/**  The voice note, when the message is one. */
 	voice: VoiceView | null,
+	/**  An album's photos and videos (`text` is then the caption); empty otherwise. */
+	media: MediaItemView[],
 };
 
 /**  Everything the core reports, forwarded to the UI as one typed event. */
 export type NatterEvent = CoreEvent;
+
+/**  Edits applied in order: rotate, flip, crop (of that image), texts (on the final image). */
+export type PhotoEdits = {
+	/**  Clockwise quarter turns, 0..3. */
+	rotate: number,
+	/**  Mirror left-right, after rotating. */
+	flip: boolean,
+	crop: CropRect | null,
+	texts: TextOverlay[],
+};
+
+/**  A picked, pasted or captured file prepared for an album: its item, or why it was refused. */
+export type StageResult = {
+	name: string,
+	item: StagedMedia | null,
+	error: ApiError | null,
+};
+
+/**  A photo or video prepared for an album, not sent yet. */
+export type StagedMedia = {
+	id: string,
+	name: string,
+	kind: MediaKind,
+	width: number,
+	height: number,
+	duration_ms: number,
+	size: number,
+	blurhash: string,
+};
+
+/**  Text drawn on a photo. */
+export type TextOverlay = {
+	text: string,
+	/**  "#rrggbb". */
+	color: string,
+	/**  Centre, in fractions of the final image. */
+	x: number,
+	y: number,
+	/**  Glyph height as a fraction of the final image's shorter edge. */
+	size: number,
+};
+
+/**  How a video is cut and whether its sound is kept. */
+export type VideoEdits = {
+	trim_start_ms: number | null,
+	trim_end_ms: number | null,
+	mute: boolean,
+};
 
 /**  A recorded note waiting to be previewed, sent or discarded. */
 export type VoiceDraft = {

@@ -25,6 +25,7 @@ function msg(id: string, sort_key: number, sent_at: number, extra: Partial<Messa
     status: 'received',
     error: null,
     voice: null,
+    media: [],
     ...extra,
   };
 }
@@ -119,5 +120,30 @@ describe('voice notes', () => {
     const voice = { media_id: 'x', duration_ms: 7400, size: 1, waveform: [], played: false, position_ms: 0 };
     expect(previewText(msg('v', 1, noon, { text: '', voice }))).toBe('🎤 Voice message (0:07)');
     expect(previewText(msg('t', 1, noon, { text: 'two\n lines' }))).toBe('two lines');
+  });
+});
+
+describe('albums', () => {
+  const item = (kind: 'image' | 'video') => ({
+    media_id: 'm',
+    thumbnail_id: 't',
+    kind,
+    mime: kind === 'video' ? 'video/mp4' : 'image/jpeg',
+    width: 4,
+    height: 3,
+    size: 1,
+    duration_ms: 0,
+    blurhash: '',
+    uploaded_bytes: null,
+    error: null,
+  });
+
+  it('previews an album by what it holds, then its caption', () => {
+    expect(previewText(msg('a', 1, noon, { text: '', media: [item('image')] }))).toBe('📷 Photo');
+    expect(previewText(msg('a', 1, noon, { text: '', media: [item('video'), item('video')] }))).toBe('🎬 2 videos');
+    expect(previewText(msg('a', 1, noon, { text: 'At the\nbeach', media: [item('image'), item('image')] }))).toBe(
+      '📷 2 photos · At the beach',
+    );
+    expect(previewText(msg('a', 1, noon, { text: '', media: [item('image'), item('video')] }))).toBe('🖼 1 photo, 1 video');
   });
 });

@@ -42,10 +42,21 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-/** What a message says in one line (the conversation list): its text, or a voice note's length. */
+/**
+ * What a message says in one line (the conversation list): its text, a voice note's length, or
+ * what an album holds followed by its caption.
+ */
 export function previewText(m: MessageView): string {
   if (m.voice) return `🎤 Voice message (${duration(m.voice.duration_ms)})`;
-  return m.text.replace(/\s+/g, ' ');
+  const text = m.text.replace(/\s+/g, ' ').trim();
+  if (m.media.length === 0) return m.text.replace(/\s+/g, ' ');
+  const videos = m.media.filter((i) => i.kind === 'video').length;
+  const photos = m.media.length - videos;
+  const count = (n: number, one: string, many: string) => (n === 1 ? one : `${n} ${many}`);
+  let what = `🖼 ${photos} ${photos === 1 ? 'photo' : 'photos'}, ${videos} ${videos === 1 ? 'video' : 'videos'}`;
+  if (videos === 0) what = `📷 ${count(photos, 'Photo', 'photos')}`;
+  if (photos === 0) what = `🎬 ${count(videos, 'Video', 'videos')}`;
+  return text ? `${what} · ${text}` : what;
 }
 
 /** Whether a day separator goes before `messages[i]`. */

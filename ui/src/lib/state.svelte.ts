@@ -9,6 +9,7 @@ import type {
   MessageView,
 } from './bindings';
 import { commands, onCoreEvent, unwrap } from './api';
+import { forgetAlbumDrafts } from './album-draft.svelte';
 import { mergeNewest, upsertMessage } from './format';
 
 export const PAGE = 50;
@@ -36,6 +37,8 @@ export class ChatState {
   ready = $state(false);
   /** message id → bytes of its voice note uploaded so far, while it is being sent. */
   uploads = $state.raw<Record<string, { sent: number; total: number }>>({});
+  /** media id → bytes of an album item uploaded so far, from live events while it is sent. */
+  mediaUploads = $state.raw<Record<string, { sent: number; total: number }>>({});
   /** Unsent text per chat, so switching chats never carries a draft into the wrong one. */
   drafts: Record<string, string> = {};
 
@@ -79,6 +82,7 @@ export class ChatState {
 
   async logout() {
     await unwrap(commands.logout());
+    forgetAlbumDrafts();
     this.account = null;
     this.dmBlocked = null;
     this.conversations = [];
@@ -200,7 +204,10 @@ export class ChatState {
           if (!m.mine) void this.markRead();
         }
         if (!m.mine) this.clearTyping(m.conversation_id);
-        if (m.status !== 'sending') this.#uploadDone(m.id);
+        if (m.status !== 'sending') {
+          this.#uploadDone(m.id);
+          this.#mediaUploadsDone(m.media.map((i) => i.media_id));
+        }
         void this.refreshList();
         break;
       }
@@ -212,7 +219,14 @@ export class ChatState {
         void this.refreshList();
         break;
       case 'upload':
-        this.uploads = { ...this.uploads, [e.id]: { sent: e.sent, total: e.total } };
+        if (e.media_id) {
+          this.mediaUploads = { ...this.mediaUploads, [e.media_id]: { sent: e.sent, total: e.total } };
+        } else {
+          this.uploads = { ...this.uploads, [e.id]: { sent: e.sent, total: e.total } };
+        }
+        break;
+      case 'staged':
+        // Staging progress belongs to the composer's album (album-draft.svelte.ts).
         break;
       case 'receipts':
         if (e.conversation_id === this.openId) void this.refreshStatuses();
@@ -239,6 +253,7 @@ export class ChatState {
         this.connection = e.state;
         break;
       case 'signed_out':
+        forgetAlbumDrafts();
         this.account = null;
         this.openId = null;
         this.messages = [];
@@ -251,6 +266,13 @@ export class ChatState {
     const next = { ...this.uploads };
     delete next[id];
     this.uploads = next;
+  }
+
+  #mediaUploadsDone(ids: string[]) {
+    if (!ids.some((id) => id in this.mediaUploads)) return;
+    const next = { ...this.mediaUploads };
+    for (const id of ids) delete next[id];
+    this.mediaUploads = next;
   }
 
   clearTyping(id: string) {

@@ -73,7 +73,7 @@ describe('connection state', () => {
 describe('voice note uploads', () => {
   it('tracks upload progress until the message is no longer sending', () => {
     const chat = new ChatState();
-    chat.apply({ type: 'upload', conversation_id: 'c1', id: 'm1', sent: 10, total: 40 });
+    chat.apply({ type: 'upload', conversation_id: 'c1', id: 'm1', media_id: null, sent: 10, total: 40 });
     expect(chat.uploads.m1).toEqual({ sent: 10, total: 40 });
     const m = {
       id: 'm1',
@@ -88,10 +88,53 @@ describe('voice note uploads', () => {
       status: 'sent' as const,
       error: null,
       voice: { media_id: 'x', duration_ms: 1000, size: 40, waveform: [], played: false, position_ms: 0 },
+      media: [],
     };
     chat.apply({ type: 'message', message: { ...m, status: 'sending', seq: null } });
     expect(chat.uploads.m1).toBeDefined();
     chat.apply({ type: 'message', message: m });
     expect(chat.uploads.m1).toBeUndefined();
+  });
+});
+
+describe('album uploads', () => {
+  it('tracks each item by its media id until the message is no longer sending', () => {
+    const chat = new ChatState();
+    chat.apply({ type: 'upload', conversation_id: 'c1', id: 'm1', media_id: 'p1', sent: 5, total: 50 });
+    chat.apply({ type: 'upload', conversation_id: 'c1', id: 'm1', media_id: 'p2', sent: 1, total: 20 });
+    expect(chat.mediaUploads).toEqual({ p1: { sent: 5, total: 50 }, p2: { sent: 1, total: 20 } });
+    expect(chat.uploads.m1).toBeUndefined();
+    const item = (media_id: string) => ({
+      media_id,
+      thumbnail_id: `t${media_id}`,
+      kind: 'image' as const,
+      mime: 'image/jpeg',
+      width: 4,
+      height: 3,
+      size: 50,
+      duration_ms: 0,
+      blurhash: '',
+      uploaded_bytes: null,
+      error: null,
+    });
+    const m = {
+      id: 'm1',
+      conversation_id: 'c1',
+      seq: 3,
+      sort_key: 3,
+      sender_id: 'a',
+      sender: 'alice',
+      text: 'caption',
+      sent_at: 1,
+      mine: true,
+      status: 'sent' as const,
+      error: null,
+      voice: null,
+      media: [item('p1'), item('p2')],
+    };
+    chat.apply({ type: 'message', message: { ...m, status: 'sending', seq: null } });
+    expect(chat.mediaUploads.p1).toBeDefined();
+    chat.apply({ type: 'message', message: m });
+    expect(chat.mediaUploads).toEqual({});
   });
 });

@@ -1,0 +1,61 @@
+// Files coming into an album from the system: the picker, drag and drop onto the window, and
+// images on the clipboard. Paths go to the core as they are; it decides what it can send.
+import { getCurrentWebview } from '@tauri-apps/api/webview';
+import { open, save } from '@tauri-apps/plugin-dialog';
+import { PICK_EXTENSIONS } from './media';
+
+/** Asks for photos and videos; [] when the user cancels. */
+export async function pickMedia(): Promise<string[]> {
+  const picked = await open({
+    multiple: true,
+    directory: false,
+    filters: [{ name: 'Photos and videos', extensions: PICK_EXTENSIONS }],
+  });
+  if (!picked) return [];
+  return Array.isArray(picked) ? picked : [picked];
+}
+
+/** Asks where to save one file; null when the user cancels. */
+export async function pickSavePath(defaultPath: string): Promise<string | null> {
+  return (await save({ defaultPath })) ?? null;
+}
+
+/** Asks for a folder; null when the user cancels. */
+export async function pickFolder(): Promise<string | null> {
+  const dir = await open({ directory: true, multiple: false });
+  return typeof dir === 'string' ? dir : null;
+}
+
+/**
+ * Calls `hover` while files are dragged over the window and `drop` with their paths when they
+ * are dropped. Outside the app (tests, a plain browser) nothing is dropped; returns the
+ * function that stops listening.
+ */
+export async function onFileDrop(hover: (over: boolean) => void, drop: (paths: string[]) => void): Promise<() => void> {
+  try {
+    return await getCurrentWebview().onDragDropEvent((e) => {
+      const p = e.payload;
+      if (p.type === 'enter') hover(p.paths.length > 0);
+      else if (p.type === 'leave') hover(false);
+      else if (p.type === 'drop') {
+        hover(false);
+        if (p.paths.length > 0) drop(p.paths);
+      }
+    });
+  } catch {
+    return () => {};
+  }
+}
+
+/** The images on a paste's clipboard (none for a text paste). */
+export function pastedImages(e: ClipboardEvent): File[] {
+  const items = e.clipboardData?.items;
+  if (!items) return [];
+  const files: File[] = [];
+  for (const item of items) {
+    if (item.kind !== 'file' || !item.type.startsWith('image/')) continue;
+    const f = item.getAsFile();
+    if (f) files.push(f);
+  }
+  return files;
+}
