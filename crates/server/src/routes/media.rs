@@ -132,11 +132,17 @@ fn looks_like_video(bytes: &[u8]) -> bool {
     bytes.get(4..8) == Some(b"ftyp") || bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
 }
 
-fn check_video(_bytes: &[u8]) -> Result<Checked, ApiError> {
-    Err(ApiError::new(
-        ErrorCode::InvalidVideo,
-        "videos cannot be checked by this server yet",
-    ))
+/// Container, codec, size and duration read from the file's own structure
+/// ([`natter_media::probe`]); the picture's size is as displayed (rotation applied).
+fn check_video(bytes: &[u8]) -> Result<Checked, ApiError> {
+    let info = natter_media::probe(bytes).map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+    Ok(Checked {
+        kind: MediaKind::Video,
+        content_type: info.mime.into(),
+        duration_ms: info.duration_ms,
+        width: info.display_width,
+        height: info.display_height,
+    })
 }
 
 fn max_bytes(kind: MediaKind) -> usize {
@@ -170,7 +176,11 @@ fn content_type_essence(headers: &HeaderMap) -> Option<String> {
                 .trim()
                 .to_ascii_lowercase()
         })
-        .filter(|v| !v.is_empty() && v != "application/octet-stream" && v != "application/offset+octet-stream")
+        .filter(|v| {
+            !v.is_empty()
+                && v != "application/octet-stream"
+                && v != "application/offset+octet-stream"
+        })
 }
 
 fn v7(id: Uuid) -> Result<()> {
@@ -192,11 +202,10 @@ async fn store_checked(
     declared: Option<String>,
 ) -> Result<(StatusCode, MediaInfo)> {
     let checked_bytes = bytes.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        check_content(&checked_bytes, declared.as_deref())
-    })
-    .await
-    .map_err(Error::internal)??;
+    let checked =
+        tokio::task::spawn_blocking(move || check_content(&checked_bytes, declared.as_deref()))
+            .await
+            .map_err(Error::internal)??;
     let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     if let Some(existing) = state.store.media(id).await? {
         if existing.owner_id == owner_id && existing.sha256 == sha256 {
@@ -314,7 +323,8 @@ fn offset_header(offset: u64) -> [(HeaderName, HeaderValue); 2] {
 
 fn mismatch(received: u64, why: &str) -> Response {
     let mut resp = Error::api(ErrorCode::UploadOffsetMismatch, why).into_response();
-    resp.headers_mut().insert(UPLOAD_OFFSET, HeaderValue::from(received));
+    resp.headers_mut()
+        .insert(UPLOAD_OFFSET, HeaderValue::from(received));
     resp
 }
 
@@ -365,7 +375,8 @@ pub async fn upload_status(
         if media.owner_id == user.id {
             let size = u64::from(media.info.size);
             let mut resp = (StatusCode::OK, offset_header(size)).into_response();
-            resp.headers_mut().insert(UPLOAD_LENGTH, HeaderValue::from(size));
+            resp.headers_mut()
+                .insert(UPLOAD_LENGTH, HeaderValue::from(size));
             return Ok(resp);
         }
     }
@@ -456,7 +467,10 @@ pub async fn upload_piece(
     if offset != up.received {
         return Ok(mismatch(
             up.received,
-            &format!("the server has {} bytes of this upload, not {offset}", up.received),
+            &format!(
+                "the server has {} bytes of this upload, not {offset}",
+                up.received
+            ),
         ));
     }
     let mut file = state

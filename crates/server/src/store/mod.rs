@@ -9,8 +9,8 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, MediaAttachment, MediaInfo, MediaKind, Message, PlayedMark,
-    ReceiptKind, UserSummary, VoiceAttachment,
+    Account, Conversation, MediaAttachment, MediaInfo, MediaKind, Message, PlayedMark, ReceiptKind,
+    UserSummary, VoiceAttachment,
 };
 use uuid::Uuid;
 
@@ -246,8 +246,13 @@ pub trait Store: Send + Sync {
     async fn upload(&self, id: Uuid) -> Result<Option<UploadState>>;
     /// Starts a resumable upload of `length` bytes, or returns the one already under `id`
     /// (the caller checks its owner and length).
-    async fn begin_upload(&self, id: Uuid, owner_id: Uuid, length: u64, now: i64)
-        -> Result<UploadState>;
+    async fn begin_upload(
+        &self,
+        id: Uuid,
+        owner_id: Uuid,
+        length: u64,
+        now: i64,
+    ) -> Result<UploadState>;
     /// Records that the first `received` bytes are stored durably.
     async fn upload_received(&self, id: Uuid, received: u64, now: i64) -> Result<()>;
     /// Forgets an upload (finished and recorded as media, or refused).

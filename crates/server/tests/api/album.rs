@@ -43,7 +43,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     !bytes.iter().fold(!0u32, |mut crc, &b| {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
         crc
     })
@@ -89,7 +93,11 @@ async fn fetch(user: &User, id: Uuid) -> reqwest::Response {
 #[tokio::test]
 async fn nine_photos_go_out_as_one_album_and_only_members_can_fetch_them() {
     let h = Harness::new().await;
-    let (alice, bob, carol) = (h.user("alice").await, h.user("bob").await, h.user("carol").await);
+    let (alice, bob, carol) = (
+        h.user("alice").await,
+        h.user("bob").await,
+        h.user("carol").await,
+    );
     let conv = alice.direct_with(&bob).await;
     bob.send_text(conv.id, "send me the holiday photos").await;
     let mut bob_ws = bob.ws().await;
@@ -108,9 +116,15 @@ async fn nine_photos_go_out_as_one_album_and_only_members_can_fetch_them() {
         panic!("bob expected the album");
     };
     assert_eq!(message.id, sent.id);
-    assert_eq!(message.media, sent.media, "bob sees the same items in the same order");
+    assert_eq!(
+        message.media, sent.media,
+        "bob sees the same items in the same order"
+    );
     for (item, want) in message.media.iter().zip(&items) {
-        assert_eq!(item.media_id.to_string(), want["media_id"].as_str().unwrap());
+        assert_eq!(
+            item.media_id.to_string(),
+            want["media_id"].as_str().unwrap()
+        );
         assert_eq!((item.width, item.height), (800, 600));
         assert_eq!(item.content_type, "image/jpeg");
         assert!(item.size > 1000);
@@ -130,7 +144,9 @@ async fn nine_photos_go_out_as_one_album_and_only_members_can_fetch_them() {
         assert!(image::load_from_memory(&bytes).is_ok());
         assert_eq!(fetch(&carol, id).await.status(), 404);
     }
-    let thumb = image::load_from_memory(&fetch(&bob, first.thumbnail_id).await.bytes().await.unwrap()).unwrap();
+    let thumb =
+        image::load_from_memory(&fetch(&bob, first.thumbnail_id).await.bytes().await.unwrap())
+            .unwrap();
     assert_eq!((thumb.width(), thumb.height()), (320, 240));
 
     // an identical re-send is the same message, not a second album
@@ -159,14 +175,62 @@ async fn uploads_are_judged_by_their_content_and_nothing_bad_is_stored() {
     let crc = crc32(&bomb[12..29]);
     bomb[29..33].copy_from_slice(&crc.to_be_bytes());
     let cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
-        ("HTML declared as a JPEG", b"<html><script>alert(1)</script></html>".to_vec(), "image/jpeg", 422, "invalid_image"),
-        ("noise declared as a photo", vec![0x42; 4096], "image/png", 422, "invalid_image"),
-        ("a truncated JPEG", truncated, "image/jpeg", 422, "invalid_image"),
-        ("a decompression bomb", bomb, "image/png", 413, "media_too_large"),
-        ("a photo wider than 4096 px", jpeg(4100, 16, 3), "image/jpeg", 422, "invalid_image"),
-        ("a photo declared as a voice note", good.clone(), "audio/ogg", 422, "invalid_voice"),
-        ("a photo declared as a video", good.clone(), "video/mp4", 422, "invalid_video"),
-        ("bytes of nothing known", vec![7; 100], "application/octet-stream", 422, "bad_request"),
+        (
+            "HTML declared as a JPEG",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+            "image/jpeg",
+            422,
+            "invalid_image",
+        ),
+        (
+            "noise declared as a photo",
+            vec![0x42; 4096],
+            "image/png",
+            422,
+            "invalid_image",
+        ),
+        (
+            "a truncated JPEG",
+            truncated,
+            "image/jpeg",
+            422,
+            "invalid_image",
+        ),
+        (
+            "a decompression bomb",
+            bomb,
+            "image/png",
+            413,
+            "media_too_large",
+        ),
+        (
+            "a photo wider than 4096 px",
+            jpeg(4100, 16, 3),
+            "image/jpeg",
+            422,
+            "invalid_image",
+        ),
+        (
+            "a photo declared as a voice note",
+            good.clone(),
+            "audio/ogg",
+            422,
+            "invalid_voice",
+        ),
+        (
+            "a photo declared as a video",
+            good.clone(),
+            "video/mp4",
+            422,
+            "invalid_video",
+        ),
+        (
+            "bytes of nothing known",
+            vec![7; 100],
+            "application/octet-stream",
+            422,
+            "bad_request",
+        ),
     ];
     for (what, bytes, content_type, status, code) in cases {
         let id = Uuid::now_v7();
@@ -179,7 +243,10 @@ async fn uploads_are_judged_by_their_content_and_nothing_bad_is_stored() {
     let r = put(&alice, id, png, "image/jpeg").await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json::<MediaInfo>().content_type, "image/png");
-    assert_eq!(fetch(&alice, id).await.headers()["content-type"], "image/png");
+    assert_eq!(
+        fetch(&alice, id).await.headers()["content-type"],
+        "image/png"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +266,9 @@ async fn forged_albums_are_refused_and_change_nothing() {
     for seed in 0..10 {
         ten.push(upload_item(&alice, seed).await);
     }
-    send_album(&alice, conv.id, &ten, "").await.assert_error(422, "too_many_items");
+    send_album(&alice, conv.id, &ten, "")
+        .await
+        .assert_error(422, "too_many_items");
 
     // bob's upload in alice's album
     let bobs = upload_item(&bob, 5).await;
@@ -208,20 +277,38 @@ async fn forged_albums_are_refused_and_change_nothing() {
         .assert_error(404, "media_not_found");
     // an id nobody uploaded
     let ghost = json!({"media_id": Uuid::now_v7(), "thumbnail_id": Uuid::now_v7(), "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"});
-    send_album(&alice, conv.id, &[ghost], "").await.assert_error(404, "media_not_found");
+    send_album(&alice, conv.id, &[ghost], "")
+        .await
+        .assert_error(404, "media_not_found");
     // a full-size photo passed off as a thumbnail
     let big = Uuid::now_v7();
-    assert_eq!(put(&alice, big, jpeg(1200, 900, 9), "image/jpeg").await.status, 201);
+    assert_eq!(
+        put(&alice, big, jpeg(1200, 900, 9), "image/jpeg")
+            .await
+            .status,
+        201
+    );
     let fake_thumb = json!({"media_id": one["media_id"], "thumbnail_id": big, "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"});
-    send_album(&alice, conv.id, &[fake_thumb], "").await.assert_error(422, "invalid_image");
+    send_album(&alice, conv.id, &[fake_thumb], "")
+        .await
+        .assert_error(422, "invalid_image");
     // the same photo twice, a forged blurhash, a caption over 1,000 characters
-    send_album(&alice, conv.id, &[one.clone(), one.clone()], "").await.assert_error(422, "bad_request");
+    send_album(&alice, conv.id, &[one.clone(), one.clone()], "")
+        .await
+        .assert_error(422, "bad_request");
     let mut forged = one.clone();
     forged["blurhash"] = json!("<img src=x onerror=alert(1)>");
-    send_album(&alice, conv.id, &[forged], "").await.assert_error(422, "bad_request");
-    send_album(&alice, conv.id, std::slice::from_ref(&one), &"x".repeat(1001))
+    send_album(&alice, conv.id, &[forged], "")
         .await
-        .assert_error(422, "invalid_text");
+        .assert_error(422, "bad_request");
+    send_album(
+        &alice,
+        conv.id,
+        std::slice::from_ref(&one),
+        &"x".repeat(1001),
+    )
+    .await
+    .assert_error(422, "invalid_text");
 
     // nothing of that reached bob
     let history = bob.history(conv.id, "").await;
@@ -229,7 +316,11 @@ async fn forged_albums_are_refused_and_change_nothing() {
 }
 
 fn offset(resp: &reqwest::Response) -> u64 {
-    resp.headers()["upload-offset"].to_str().unwrap().parse().unwrap()
+    resp.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 async fn piece(user: &User, id: Uuid, at: u64, length: u64, bytes: &[u8]) -> reqwest::Response {
@@ -286,14 +377,21 @@ async fn a_resumable_upload_continues_after_the_connection_drops_mid_piece() {
     for _ in 0..50 {
         let r = head(&alice, id).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["upload-length"].to_str().unwrap(), length.to_string());
+        assert_eq!(
+            r.headers()["upload-length"].to_str().unwrap(),
+            length.to_string()
+        );
         at = offset(&r);
         if at > PIECE as u64 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(at, PIECE as u64 + 300_000, "the bytes that arrived before the drop are kept");
+    assert_eq!(
+        at,
+        PIECE as u64 + 300_000,
+        "the bytes that arrived before the drop are kept"
+    );
 
     // A piece at the wrong offset is refused with where the server stands.
     let r = piece(&alice, id, 0, length, &file[..1000]).await;
@@ -318,10 +416,16 @@ async fn a_resumable_upload_continues_after_the_connection_drops_mid_piece() {
         }
     }
     let info = info.expect("the last piece completes the upload");
-    assert_eq!((info.width, info.height, info.size as u64), (2000, 1500, length));
+    assert_eq!(
+        (info.width, info.height, info.size as u64),
+        (2000, 1500, length)
+    );
     assert_eq!(info.content_type, "image/png");
     let stored = fetch(&alice, id).await.bytes().await.unwrap();
-    assert!(stored == file, "the stored file is the original, byte for byte");
+    assert!(
+        stored == file,
+        "the stored file is the original, byte for byte"
+    );
     // Asking again after completion says it is all there; another piece is a no-op.
     let r = head(&alice, id).await;
     assert_eq!(offset(&r), length);
@@ -337,7 +441,11 @@ async fn a_resumable_upload_that_is_not_a_photo_is_refused_at_the_end() {
     let r = piece(&alice, id, 0, junk.len() as u64, &junk).await;
     assert_eq!(r.status(), 422);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_request");
-    assert_eq!(head(&alice, id).await.status(), 404, "the refused upload is forgotten");
+    assert_eq!(
+        head(&alice, id).await.status(),
+        404,
+        "the refused upload is forgotten"
+    );
     assert_eq!(fetch(&alice, id).await.status(), 404);
     // Over the video limit is refused before any byte is read.
     let r = piece(&alice, Uuid::now_v7(), 0, 200 << 20, b"x").await;

@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 use crate::store::UploadState;
 
 /// Fills `media` of each message from `album_items` (one query for the whole page).
-pub(super) async fn fill_albums(conn: &mut SqliteConnection, messages: &mut [Message]) -> Result<()> {
+pub(super) async fn fill_albums(
+    conn: &mut SqliteConnection,
+    messages: &mut [Message],
+) -> Result<()> {
     if messages.is_empty() {
         return Ok(());
     }
