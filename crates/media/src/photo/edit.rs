@@ -34,7 +34,7 @@ const CROP_SLACK: f32 = 1e-3;
 
 /// What the sender changed, applied at send time. The default changes nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PhotoEdits {
     /// Clockwise quarter turns, 0..=3, applied to the upright photo.
     pub rotate: u8,
@@ -46,29 +46,46 @@ pub struct PhotoEdits {
     pub texts: Vec<TextOverlay>,
 }
 
+/// How the app's TypeScript sees these fractions: a plain `number`. specta writes every
+/// float as `number | null` (JSON turns NaN into null); [`PhotoEdits::validate`] refuses
+/// anything not finite, so no null ever crosses.
+#[cfg(feature = "specta")]
+#[derive(specta::Type)]
+#[specta(transparent)]
+struct Finite(#[allow(dead_code)] u32);
+
 /// A rectangle as fractions (0..=1) of the picture's width and height, from its top-left corner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CropRect {
+    #[cfg_attr(feature = "specta", specta(type = Finite))]
     pub x: f32,
+    #[cfg_attr(feature = "specta", specta(type = Finite))]
     pub y: f32,
+    #[cfg_attr(feature = "specta", specta(type = Finite))]
     pub width: f32,
+    #[cfg_attr(feature = "specta", specta(type = Finite))]
     pub height: f32,
 }
 
 /// Text drawn on the photo: anti-aliased DejaVu Sans Bold with a contrasting outline, lines
 /// split on `'\n'` and centred. Characters the font lacks (most emoji, CJK) are left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TextOverlay {
     pub text: String,
     /// `"#rrggbb"`.
     pub color: String,
     /// Centre of the text, as a fraction (0..=1) of the final picture's width. The text is
     /// moved, or shrunk, as needed to stay whole inside the picture.
+    #[cfg_attr(feature = "specta", specta(type = Finite))]
     pub x: f32,
     /// Centre of the text, as a fraction (0..=1) of the final picture's height.
+    #[cfg_attr(feature = "specta", specta(type = Finite))]
     pub y: f32,
     /// Glyph height (ascender to descender) as a fraction of the final picture's shorter edge,
     /// e.g. 0.08; within [`TEXT_SIZE_RANGE`].
+    #[cfg_attr(feature = "specta", specta(type = Finite))]
     pub size: f32,
 }
 
@@ -423,10 +440,7 @@ mod tests {
         assert!(edits.flip);
         assert_eq!(edits.crop.map(|c| c.height), Some(0.25));
         assert_eq!(edits.texts[0].color, "#ffcc00");
-        let none: PhotoEdits = serde_json::from_str("{}").unwrap_or_else(|_| PhotoEdits {
-            rotate: 9,
-            ..PhotoEdits::default()
-        });
-        assert_eq!(none, PhotoEdits::default());
+        // Every field is spelled out by the sender: a partial object is a bug, not "no edits".
+        assert!(serde_json::from_str::<PhotoEdits>("{}").is_err());
     }
 }

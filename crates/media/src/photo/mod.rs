@@ -214,6 +214,17 @@ fn decode(input: &[u8], kind: ImageKind) -> Result<DynamicImage, MediaError> {
     })
 }
 
+/// A plain dark picture of the given shape, prepared like a photo: the stand-in poster of a
+/// video whose first frame cannot be decoded on this device (HEVC, VP9, AV1 without a
+/// decoder). The player shows the real picture once it plays.
+pub fn placeholder(width: u32, height: u32) -> Result<PreparedPhoto, MediaError> {
+    let (w, h) = (width.clamp(16, MAX_EDGE), height.clamp(16, MAX_EDGE));
+    let img = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([38, 42, 48])));
+    let none = PhotoEdits::default();
+    let plan = none.plan(image::metadata::Orientation::NoTransforms, w, h)?;
+    pixels::finish(img, &plan, MAX_EDGE, false)
+}
+
 /// What the server learns from an uploaded photo: its kind and size, after checking that it
 /// really is one (by content), that its headers are within the limits, and that it decodes
 /// completely. Nothing is re-encoded.

@@ -102,7 +102,8 @@ pub struct VideoInfo {
 
 /// What the sender changed before sending. The default sends the whole video with its sound.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
 pub struct VideoEdits {
     /// Start of the part to send; the cut moves back to the keyframe at or before it.
     pub trim_start_ms: Option<u32>,
