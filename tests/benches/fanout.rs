@@ -109,6 +109,7 @@ async fn main() {
                 id,
                 text: format!("fan-out message {i}"),
                 voice: None,
+                media: Vec::new(),
             })
             .send()
             .await

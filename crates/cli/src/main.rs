@@ -90,7 +90,7 @@ enum Command {
     },
     /// Sign out and revoke the session on the server.
     Logout,
-    /// Send a text message or a voice note.
+    /// Send a text message, a voice note, or an album of photos.
     Send {
         /// Username of the person to write to (direct chat).
         #[arg(
@@ -102,12 +102,26 @@ enum Command {
         /// Conversation id (e.g. a group).
         #[arg(long)]
         conversation: Option<Uuid>,
-        #[arg(long, conflicts_with = "voice", required_unless_present = "voice")]
+        #[arg(
+            long,
+            conflicts_with_all = ["voice", "media"],
+            required_unless_present_any = ["voice", "media"]
+        )]
         text: Option<String>,
         /// A voice note: any Ogg Opus file of at most 60 s (`natter voice record/encode`
         /// make one).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "media")]
         voice: Option<PathBuf>,
+        /// Photos to send as one album (at most 9), prepared here first: upright, resized,
+        /// without metadata.
+        #[arg(long, num_args = 1..)]
+        media: Vec<PathBuf>,
+        /// The album's caption (at most 1,000 characters).
+        #[arg(long, requires = "media")]
+        caption: Option<String>,
+        /// Keep up to 4096 px on the long edge instead of 2048.
+        #[arg(long, requires = "media")]
+        hd: bool,
         /// Seconds to keep trying before leaving the message queued.
         #[arg(long, default_value_t = 15)]
         timeout: u64,
@@ -268,6 +282,47 @@ async fn flush_quietly(client: &Client, secs: u64) {
     }
 }
 
+/// Prepares every file, and sends them as one album only when all of them could be
+/// prepared (a refused file fails the command before anything is uploaded).
+async fn send_album(
+    client: &Client,
+    conversation: Uuid,
+    files: Vec<PathBuf>,
+    caption: String,
+    hd: bool,
+) -> anyhow::Result<MessageView> {
+    let inputs = files
+        .into_iter()
+        .map(natter_core::StageInput::Path)
+        .collect();
+    let staged = client.stage_media(conversation, inputs, hd).await?;
+    let mut refused = None;
+    for result in &staged {
+        if let Some(e) = &result.error {
+            eprintln!("{}: {} ({})", result.name, e.message, e.code);
+            refused.get_or_insert_with(|| e.clone());
+        }
+    }
+    if let Some(e) = refused {
+        for item in staged.iter().filter_map(|r| r.item.as_ref()) {
+            client.unstage(item.id).await?;
+        }
+        return Err(CoreError::Api(e).into());
+    }
+    let drafts = staged
+        .iter()
+        .filter_map(|r| r.item.as_ref())
+        .map(|item| natter_core::AlbumItemDraft {
+            staged_id: item.id,
+            edits: Default::default(),
+            video: None,
+        })
+        .collect();
+    Ok(client
+        .send_album(conversation, drafts, &caption, hd)
+        .await?)
+}
+
 async fn conversation_for(
     client: &Client,
     username: Option<String>,
@@ -340,12 +395,33 @@ async fn client_command(client: &Client, command: Command) -> anyhow::Result<()>
             conversation,
             text,
             voice,
+            media,
+            caption,
+            hd,
             timeout,
             json,
         } => {
+            // Refused before anything is prepared or uploaded.
+            if media.len() > natter_core::protocol::limits::ALBUM_MAX_ITEMS {
+                return Err(CoreError::Api(natter_core::protocol::ApiError::new(
+                    natter_core::protocol::ErrorCode::TooManyItems,
+                    format!(
+                        "at most {} photos and videos in one message, not {}",
+                        natter_core::protocol::limits::ALBUM_MAX_ITEMS,
+                        media.len()
+                    ),
+                ))
+                .into());
+            }
             let conv = conversation_for(client, to, conversation).await?;
             let queued = match (text, voice) {
                 (Some(text), _) => client.send_text(conv, &text).await?,
+                (None, None) if !media.is_empty() => {
+                    if let Err(e) = client.sync_now().await {
+                        tracing::info!(error = %e, "could not catch up before sending");
+                    }
+                    send_album(client, conv, media, caption.unwrap_or_default(), hd).await?
+                }
                 (None, Some(path)) => {
                     // Whether media may be sent here depends on what the other side wrote:
                     // learn it first (offline, the cache decides and the server has the last
@@ -357,7 +433,7 @@ async fn client_command(client: &Client, command: Command) -> anyhow::Result<()>
                         .with_context(|| format!("reading {}", path.display()))?;
                     client.send_voice(conv, bytes, None).await?
                 }
-                (None, None) => anyhow::bail!("give --text or --voice"),
+                (None, None) => anyhow::bail!("give --text, --voice or --media"),
             };
             client.flush_outbox(Duration::from_secs(timeout)).await?;
             let msg = client
@@ -485,7 +561,19 @@ fn describe(ev: &CoreEvent) -> String {
         CoreEvent::Connection { state } => format!("connection: {state:?}").to_lowercase(),
         CoreEvent::SignedOut => "signed out".into(),
         CoreEvent::Upload {
-            id, sent, total, ..
+            id,
+            media_id: None,
+            sent,
+            total,
+            ..
         } => format!("uploading {id}: {sent}/{total} bytes"),
+        CoreEvent::Upload {
+            id,
+            media_id: Some(item),
+            sent,
+            total,
+            ..
+        } => format!("uploading {id} (item {item}): {sent}/{total} bytes"),
+        CoreEvent::Staged { done, total, .. } => format!("prepared {done} of {total} files"),
     }
 }

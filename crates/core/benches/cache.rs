@@ -48,6 +48,7 @@ fn messages(conv: Uuid, sender: Uuid, from_seq: i64, n: i64) -> Vec<Message> {
             sent_at: 1_700_000_000_000 + seq * 1000,
             voice: None,
             played_by: Vec::new(),
+            media: Vec::new(),
         })
         .collect()
 }

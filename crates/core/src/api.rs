@@ -16,6 +16,30 @@ use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
 
+/// What the server did with a piece of a resumable upload.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// Stored; the server now has this many bytes.
+    Stored(u64),
+    /// The server's copy ends elsewhere (a piece was lost, or sent twice): go on from there.
+    Elsewhere(u64),
+    /// The file is complete, checked and recorded.
+    Done(MediaInfo),
+}
+
+fn offset_of(resp: &Response) -> Result<u64> {
+    resp.headers()
+        .get("upload-offset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            CoreError::Api(ApiError::new(
+                ErrorCode::Internal,
+                "the server did not say how much of the upload it has",
+            ))
+        })
+}
+
 /// Uploads and downloads of media may take longer than an ordinary request on a slow link.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -188,6 +212,66 @@ impl Api {
             .timeout(MEDIA_TIMEOUT)
             .body(reqwest::Body::wrap_stream(body));
         Self::send(req).await
+    }
+
+    /// Uploads a small file (a thumbnail) in one piece.
+    pub(crate) async fn upload_whole(
+        &self,
+        token: &str,
+        id: Uuid,
+        bytes: bytes::Bytes,
+        content_type: &str,
+    ) -> Result<MediaInfo> {
+        let req = self
+            .request(Method::PUT, &format!("/v1/media/{id}"), Some(token))?
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .timeout(MEDIA_TIMEOUT)
+            .body(bytes);
+        Self::send(req).await
+    }
+
+    /// How many bytes of a resumable upload the server has (0 when it has none).
+    pub(crate) async fn upload_offset(&self, token: &str, id: Uuid) -> Result<u64> {
+        let resp = self
+            .request(Method::HEAD, &format!("/v1/uploads/{id}"), Some(token))?
+            .send()
+            .await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(0);
+        }
+        let resp = Self::check(resp).await?;
+        offset_of(&resp)
+    }
+
+    /// Sends one piece of a resumable upload, starting at `offset` of a `length`-byte file.
+    pub(crate) async fn upload_piece(
+        &self,
+        token: &str,
+        id: Uuid,
+        offset: u64,
+        length: u64,
+        content_type: &str,
+        piece: bytes::Bytes,
+    ) -> Result<Piece> {
+        let resp = self
+            .request(Method::PATCH, &format!("/v1/uploads/{id}"), Some(token))?
+            .header("upload-offset", offset)
+            .header("upload-length", length)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .timeout(MEDIA_TIMEOUT)
+            .body(piece)
+            .send()
+            .await?;
+        match resp.status() {
+            reqwest::StatusCode::NO_CONTENT => Ok(Piece::Stored(offset_of(&resp)?)),
+            reqwest::StatusCode::CONFLICT if resp.headers().contains_key("upload-offset") => {
+                Ok(Piece::Elsewhere(offset_of(&resp)?))
+            }
+            _ => {
+                let resp = Self::check(resp).await?;
+                Ok(Piece::Done(resp.json().await?))
+            }
+        }
     }
 
     /// Downloads a media file the account may see.

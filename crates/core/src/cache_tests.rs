@@ -70,6 +70,7 @@ fn msg(f: &Fixture, seq: i64, from: Uuid, text: &str) -> Message {
         sent_at: 1000 + seq,
         voice: None,
         played_by: Vec::new(),
+        media: Vec::new(),
     }
 }
 
@@ -82,7 +83,7 @@ async fn pending_messages_sort_after_stored_ones_and_take_their_seq_when_acked()
         .unwrap();
     let id = Uuid::now_v7();
     f.cache
-        .insert_pending(f.conv, id, &f.me, "pending", None)
+        .insert_pending(f.conv, id, &f.me, "pending", None, &[])
         .await
         .unwrap();
     f.cache
@@ -215,7 +216,7 @@ async fn the_outbox_hands_out_the_oldest_message_first() {
     let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
     for (i, id) in ids.iter().enumerate() {
         f.cache
-            .insert_pending(f.conv, *id, &f.me, &format!("m{i}"), None)
+            .insert_pending(f.conv, *id, &f.me, &format!("m{i}"), None, &[])
             .await
             .unwrap();
     }
@@ -267,7 +268,7 @@ async fn a_reopened_cache_keeps_everything() {
     let f = fixture().await;
     let path = f._dir.path().join("t.db");
     f.cache
-        .insert_pending(f.conv, Uuid::now_v7(), &f.me, "survives", None)
+        .insert_pending(f.conv, Uuid::now_v7(), &f.me, "survives", None, &[])
         .await
         .unwrap();
     f.cache.close().await;
@@ -282,7 +283,7 @@ async fn only_unsent_messages_can_be_discarded() {
     let f = fixture().await;
     let queued = Uuid::now_v7();
     f.cache
-        .insert_pending(f.conv, queued, &f.me, "never mind", None)
+        .insert_pending(f.conv, queued, &f.me, "never mind", None, &[])
         .await
         .unwrap();
     let sent = msg(&f, 1, f.me.id, "already out");

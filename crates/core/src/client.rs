@@ -426,10 +426,33 @@ impl Client {
         text: &str,
         voice: Option<&crate::cache::PendingVoice>,
     ) -> Result<MessageView> {
+        self.queue_with(conversation, me, text, voice, &[]).await
+    }
+
+    /// Queues an album (its files already in the profile) with its caption.
+    pub(crate) async fn queue_album(
+        &self,
+        conversation: Uuid,
+        me: &Account,
+        caption: &str,
+        album: &[natter_protocol::MediaItem],
+    ) -> Result<MessageView> {
+        self.queue_with(conversation, me, caption, None, album)
+            .await
+    }
+
+    async fn queue_with(
+        &self,
+        conversation: Uuid,
+        me: &Account,
+        text: &str,
+        voice: Option<&crate::cache::PendingVoice>,
+        album: &[natter_protocol::MediaItem],
+    ) -> Result<MessageView> {
         let id = Uuid::now_v7();
         self.inner
             .cache
-            .insert_pending(conversation, id, me, text, voice)
+            .insert_pending(conversation, id, me, text, voice, album)
             .await?;
         let view = self
             .inner

@@ -4,6 +4,7 @@
 //! the test harness) drives the same `Client`, so the behaviour they test is the behaviour
 //! users get.
 
+mod album;
 mod api;
 mod cache;
 mod client;
@@ -16,11 +17,12 @@ mod voice;
 #[cfg(test)]
 mod cache_tests;
 
+pub use album::{AlbumItemDraft, StageInput, StageResult, StagedMedia};
 pub use cache::{Cache, PENDING_BASE};
 pub use client::{Client, DEFAULT_SERVER_URL};
 pub use error::{CoreError, Result};
 pub use natter_protocol as protocol;
 pub use views::{
-    ConnectionState, ConversationView, CoreEvent, MediaReminder, MessageStatus, MessageView,
-    VoiceView,
+    ConnectionState, ConversationView, CoreEvent, MediaItemView, MediaReminder, MessageStatus,
+    MessageView, VoiceView,
 };

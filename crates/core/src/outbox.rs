@@ -50,16 +50,24 @@ pub(crate) async fn deliver_next(client: &Client) -> Result<Step> {
     let Ok((token, me)) = client.auth() else {
         return Ok(Step::SignedOut);
     };
-    let req = SendMessageRequest {
-        id: item.message_id,
-        text: item.text.clone(),
-        voice: item.voice.clone(),
-    };
     let attempt = async {
         if let (Some(voice), false) = (&item.voice, item.uploaded) {
             upload_voice(client, &token, &item, voice.media_id).await?;
             cache.outbox_uploaded(item.message_id).await?;
         }
+        let media = cache.attachments(item.message_id).await?;
+        if !media.is_empty() && !item.uploaded {
+            client
+                .upload_album(&token, item.conversation_id, item.message_id)
+                .await?;
+            cache.outbox_uploaded(item.message_id).await?;
+        }
+        let req = SendMessageRequest {
+            id: item.message_id,
+            text: item.text.clone(),
+            voice: item.voice.clone(),
+            media,
+        };
         client
             .api()
             .send_message(&token, item.conversation_id, &req)
@@ -117,6 +125,7 @@ async fn upload_voice(
             progress.emit(CoreEvent::Upload {
                 conversation_id,
                 id,
+                media_id: None,
                 sent: u32::try_from(sent).unwrap_or(u32::MAX),
                 total: u32::try_from(total).unwrap_or(u32::MAX),
             });

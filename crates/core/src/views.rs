@@ -46,6 +46,32 @@ pub struct MessageView {
     pub error: Option<String>,
     /// The voice note, when the message is one.
     pub voice: Option<VoiceView>,
+    /// An album's photos and videos in order (`text` is then the caption); empty otherwise.
+    pub media: Vec<MediaItemView>,
+}
+
+/// A photo or video of an album as a chat shows it. Its files are fetched by id (the
+/// thumbnail first); the blurhash stands in until the thumbnail is there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MediaItemView {
+    pub media_id: Uuid,
+    pub thumbnail_id: Uuid,
+    pub kind: natter_protocol::MediaKind,
+    pub mime: String,
+    /// Pixels as displayed.
+    pub width: u32,
+    pub height: u32,
+    /// File size in bytes.
+    pub size: u32,
+    /// Length of a video in ms (0 for a photo).
+    pub duration_ms: u32,
+    pub blurhash: String,
+    /// Own item still going out: bytes of the file the server has so far (of `size`).
+    /// `None` once it is on the server, and for others' items.
+    pub uploaded_bytes: Option<u32>,
+    /// Own item the server refused: why. Retry the message, or remove the item.
+    pub error: Option<String>,
 }
 
 /// A voice note as a chat shows it.
@@ -130,11 +156,19 @@ pub enum CoreEvent {
     Connection { state: ConnectionState },
     /// The server no longer accepts this session (revoked or expired): log in again.
     SignedOut,
-    /// A queued voice note's file is going out: `sent` of `total` bytes.
+    /// A queued message's file is going out: `sent` of `total` bytes of the voice note, or
+    /// of the album item `media_id`.
     Upload {
         conversation_id: Uuid,
         id: Uuid,
+        media_id: Option<Uuid>,
         sent: u32,
+        total: u32,
+    },
+    /// An item picked for sending was prepared (or refused): `done` of `total` so far.
+    Staged {
+        conversation_id: Uuid,
+        done: u32,
         total: u32,
     },
 }

@@ -23,7 +23,7 @@ fn not_a_voice_note() -> CoreError {
     ApiError::new(ErrorCode::MediaNotFound, "no such voice note").into()
 }
 
-async fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub(crate) async fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let io = |e: std::io::Error| CoreError::Storage(format!("writing {}: {e}", path.display()));
     let dir = path
         .parent()

@@ -3,6 +3,7 @@
 //! One writer connection and a few readers (WAL), `synchronous=FULL` because the outbox holds
 //! messages that exist nowhere else yet. Bursts are written in one transaction.
 
+mod album;
 mod outbox;
 mod receipts;
 mod session;
@@ -53,6 +54,8 @@ pub(crate) struct OutboxItem {
     pub attempts: i64,
     pub next_attempt_at: i64,
 }
+
+pub(crate) use album::PendingItem;
 
 /// A voice note written locally, about to be queued.
 #[derive(Debug, Clone)]
@@ -349,6 +352,8 @@ impl Cache {
             status,
             error: failed,
             voice: Self::voice_view(me, mine, row)?,
+            // filled by attach_albums
+            media: Vec::new(),
         })
     }
 
@@ -435,6 +440,7 @@ impl Cache {
         if order == "DESC" {
             views.reverse();
         }
+        self.attach_albums(&mut views).await?;
         Ok(views)
     }
 
@@ -447,7 +453,10 @@ impl Cache {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let pos = self.positions(me, uuid(&row, "conversation_id")?).await?;
-        Ok(Some(Self::message_view(me, pos, &row)?))
+        let mut view = [Self::message_view(me, pos, &row)?];
+        self.attach_albums(&mut view).await?;
+        let [view] = view;
+        Ok(Some(view))
     }
 
     /// Writes a new message locally and queues it for delivery, in one transaction, so it is
@@ -459,6 +468,7 @@ impl Cache {
         sender: &Account,
         text: &str,
         voice: Option<&PendingVoice>,
+        album: &[natter_protocol::MediaItem],
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
@@ -488,6 +498,7 @@ impl Cache {
         .bind(voice.map(|v| v.waveform.clone()))
         .execute(&mut *tx)
         .await?;
+        album::insert_items(&mut tx, id, album, false).await?;
         sqlx::query(
             "INSERT INTO outbox (message_id, conversation_id, next_attempt_at) VALUES (?1, ?2, ?3)",
         )
@@ -583,6 +594,7 @@ impl Cache {
         let mut unread: HashMap<Uuid, i64> = HashMap::new();
         for m in &storable {
             if inserted.contains(&m.id) {
+                album::insert_items(&mut tx, m.id, &m.media, true).await?;
                 let from_other = me.as_deref() != Some(m.sender_id.to_string().as_str());
                 if from_other && m.seq > read_pos[&m.conversation_id] {
                     *unread.entry(m.conversation_id).or_default() += 1;
@@ -611,6 +623,27 @@ impl Cache {
                     .bind(m.id.to_string())
                     .execute(&mut *tx)
                     .await?;
+                // Every item of an acknowledged album is on the server; the server's sizes
+                // (measured from the files) replace ours.
+                for item in &m.media {
+                    sqlx::query(
+                        r#"
+                        UPDATE message_media
+                        SET uploaded = 1, thumb_uploaded = 1, failed = NULL, size = ?3,
+                            sent_bytes = ?3, width = ?4, height = ?5, duration_ms = ?6, mime = ?7
+                        WHERE message_id = ?1 AND media_id = ?2
+                        "#,
+                    )
+                    .bind(m.id.to_string())
+                    .bind(item.media_id.to_string())
+                    .bind(item.size)
+                    .bind(item.width)
+                    .bind(item.height)
+                    .bind(item.duration_ms)
+                    .bind(&item.content_type)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             let top = out.stored.entry(m.conversation_id).or_insert((0, 0));
             top.0 = top.0.max(m.seq);

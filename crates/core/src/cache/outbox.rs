@@ -99,6 +99,49 @@ impl Cache {
         Ok(())
     }
 
+    /// Puts a message the server refused back in the queue (at its end), clearing the
+    /// refusal and its items' refusals. Returns whether there was such a message.
+    pub(crate) async fn requeue_failed(&self, id: Uuid) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let conv: Option<String> = sqlx::query_scalar(
+            "UPDATE messages SET failed = NULL WHERE id = ?1 AND seq IS NULL AND failed IS NOT NULL
+            RETURNING conversation_id",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(conv) = conv else { return Ok(false) };
+        sqlx::query("UPDATE message_media SET failed = NULL WHERE message_id = ?1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO outbox (message_id, conversation_id, next_attempt_at) VALUES (?1, ?2, 0)
+            ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(conv)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// After an item was removed from a refused album: when no item is refused any more,
+    /// the rest goes out. Returns whether it was queued again.
+    pub(crate) async fn requeue_if_nothing_failed(&self, id: Uuid) -> Result<bool> {
+        let failed_items: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM message_media WHERE message_id = ?1 AND failed IS NOT NULL",
+        )
+        .bind(id.to_string())
+        .fetch_one(&self.read)
+        .await?;
+        if failed_items > 0 {
+            return Ok(false);
+        }
+        self.requeue_failed(id).await
+    }
+
     /// Deletes a message the server never accepted (still queued, or refused), with its
     /// outbox entry. Returns its conversation, or `None` if there was no such unsent message.
     pub(crate) async fn discard_unsent(&self, id: Uuid) -> Result<Option<Uuid>> {
