@@ -2,6 +2,7 @@
 //! else. Every command is a one-line call into [`natter_core::Client`]; the UI gets one typed
 //! event stream with everything the core reports.
 
+mod album;
 mod commands;
 mod recording;
 
@@ -53,6 +54,15 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             recording::voice_position,
             recording::voice_next_unplayed,
             recording::turn_off_media_reminder,
+            album::media_pick,
+            album::media_stage,
+            album::media_stage_bytes,
+            album::media_unstage,
+            album::send_album,
+            album::media_retry,
+            album::media_remove_item,
+            album::media_save,
+            album::media_save_all,
         ])
         .events(collect_events![NatterEvent, recording::VoiceEvent])
         .constant(
@@ -65,6 +75,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         )
         .constant("PAGE_SIZE", natter_core::protocol::limits::PAGE_DEFAULT)
         .constant("VOICE_MAX_MS", natter_core::protocol::limits::VOICE_MAX_MS)
+        .constant(
+            "ALBUM_MAX_ITEMS",
+            natter_core::protocol::limits::ALBUM_MAX_ITEMS,
+        )
+        .constant(
+            "CAPTION_MAX_CHARS",
+            natter_core::protocol::limits::CAPTION_MAX_CHARS,
+        )
         // Sequence numbers and sort keys stay below 2^53 (see natter_core::PENDING_BASE), and
         // times are milliseconds, so JavaScript numbers hold every i64 this API carries.
         .dangerously_cast_bigints_to_number()
@@ -146,6 +164,8 @@ pub fn run() {
     let builder = specta_builder();
     let args = parse_args();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .register_asynchronous_uri_scheme_protocol("natter-media", album::handle)
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

@@ -48,6 +48,9 @@ sed "s#@INFILE@#$WORK/mic.fifo#" tests/alsa/asound.conf.example >"$WORK/asound.c
 python3 tests/alsa/feed.py "$WORK/speech.raw" "$WORK/mic.fifo" &
 PIDS+=($!)
 
+# The app's file picker in tests: a list of paths the album test writes (one per line).
+export NATTER_TEST_PICK="$WORK/pick.txt"
+
 PORT=$((4500 + RANDOM % 400))
 ALSA_CONFIG_PATH="$WORK/asound.conf" \
   tauri-driver --port "$PORT" --native-driver /usr/bin/WebKitWebDriver >"$WORK/driver.log" 2>&1 &

@@ -71,20 +71,31 @@ export const commands = {
 	voiceNextUnplayed: (messageId: string) => typedError<MessageView | null, ApiError>(__TAURI_INVOKE("voice_next_unplayed", { messageId })),
 	/**  "Don't remind me again in this chat" before sending media (adults only). */
 	turnOffMediaReminder: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("turn_off_media_reminder", { conversationId })),
-	/**  Prepares files picked or dropped for an album (in parallel; `staged` progress events). */
+	/**
+	 *  Opens the system's file picker for photos and videos (several at once); `[]` when the
+	 *  user cancels. With `NATTER_TEST_PICK` naming a file, the paths listed in it (one a line)
+	 *  are picked instead: the test implementation of the picker, since no WebDriver can drive a
+	 *  native dialog.
+	 */
+	mediaPick: () => typedError<string[], ApiError>(__TAURI_INVOKE("media_pick")),
+	/**
+	 *  Prepares picked or dropped files for an album (in parallel; `staged` events report
+	 *  progress). Files past the 9th are refused.
+	 */
 	mediaStage: (conversationId: string, paths: string[], hd: boolean) => typedError<StageResult[], ApiError>(__TAURI_INVOKE("media_stage", { conversationId, paths, hd })),
-	/**  Prepares a pasted image or a camera capture (base64). */
+	/**  Prepares a pasted image or a camera capture (base64 bytes). */
 	mediaStageBytes: (conversationId: string, name: string, base64: string, hd: boolean) => typedError<StageResult, ApiError>(__TAURI_INVOKE("media_stage_bytes", { conversationId, name, base64, hd })),
+	/**  Forgets a staged item (removed from the composer). */
 	mediaUnstage: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_unstage", { id })),
-	/**  Sends 1 to 9 staged items with a caption; it appears at once as "sending". */
+	/**  Sends staged items as one album (1 to 9) with a caption; it shows at once as "sending". */
 	sendAlbum: (conversationId: string, items: AlbumItemDraft[], caption: string, hd: boolean) => typedError<MessageView, ApiError>(__TAURI_INVOKE("send_album", { conversationId, items, caption, hd })),
-	/**  Re-queues a failed message. */
+	/**  Sends a failed message again. */
 	mediaRetry: (messageId: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_retry", { messageId })),
-	/**  Drops an item from an unsent or failed album. */
+	/**  Takes an item out of an album that was not sent. */
 	mediaRemoveItem: (messageId: string, mediaId: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_remove_item", { messageId, mediaId })),
-	/**  Copies a photo or video to a path chosen in a save dialog. */
+	/**  Copies a photo or video to a path the user chose in a save dialog. */
 	mediaSave: (mediaId: string, path: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_save", { mediaId, path })),
-	/**  Copies every item of an album into a folder; returns how many. */
+	/**  Copies every item of an album into a folder the user chose; returns how many. */
 	mediaSaveAll: (messageId: string, dir: string) => typedError<number, ApiError>(__TAURI_INVOKE("media_save_all", { messageId, dir })),
 };
 
@@ -95,6 +106,10 @@ export const events = {
 };
 
 /* Constants */
+export const ALBUM_MAX_ITEMS = 9 as const;
+
+export const CAPTION_MAX_CHARS = 1000 as const;
+
 export const GROUP_MAX_MEMBERS = 32 as const;
 
 export const PAGE_SIZE = 50 as const;
@@ -111,10 +126,12 @@ export type Account = {
 	birthdate: string,
 };
 
-/**  One staged photo or video of an album to send, with its edits. */
+/**  A staged item as it goes into the album, with its edits. */
 export type AlbumItemDraft = {
 	staged_id: string,
+	/**  A photo's edits (ignored for a video). */
 	edits: PhotoEdits,
+	/**  A video's trim and mute (ignored for a photo). */
 	video: VideoEdits | null,
 };
 
@@ -125,14 +142,6 @@ export type ApiError = {
 };
 
 export type ConnectionState = "connecting" | "online" | "offline";
-
-/**  A crop in fractions 0..1 of the rotated and flipped image. */
-export type CropRect = {
-	x: number,
-	y: number,
-	width: number,
-	height: number,
-};
 
 export type ConversationKind = "direct" | "group";
 
@@ -176,10 +185,21 @@ export type CoreEvent =
 { type: "connection"; state: ConnectionState } | 
 /**  The server no longer accepts this session (revoked or expired): log in again. */
 { type: "signed_out" } | 
-/**  A queued message's file is going out: `sent` of `total` bytes (`media_id`: which album item). */
+/**
+ *  A queued message's file is going out: `sent` of `total` bytes of the voice note, or
+ *  of the album item `media_id`.
+ */
 { type: "upload"; conversation_id: string; id: string; media_id: string | null; sent: number; total: number } | 
-/**  Files being staged for an album: `done` of `total` prepared. */
+/**  An item picked for sending was prepared (or refused): `done` of `total` so far. */
 { type: "staged"; conversation_id: string; done: number; total: number };
+
+/**  A rectangle as fractions (0..=1) of the picture's width and height, from its top-left corner. */
+export type CropRect = {
+	x: Finite,
+	y: Finite,
+	width: Finite,
+	height: Finite,
+};
 
 /**  A machine-readable error code. A code exists only where a caller acts differently on it. */
 export type ErrorCode = 
@@ -247,26 +267,61 @@ export type ErrorCode =
 /**  Only text until the recipient accepts the message request (or replies). */
 "media_requires_accepted_request" | 
 /**  The nudity filter cannot be switched off before 18. */
-"nudity_filter_locked";
+"nudity_filter_locked" | 
+/**
+ *  The file is not a photo Natter accepts (not JPEG, PNG, GIF or WebP by its content,
+ *  cut off, or over the pixel limits).
+ */
+"invalid_image" | 
+/**
+ *  The file is not a video Natter accepts (not MP4, MOV or WebM by its content, an
+ *  unsupported codec, cut off, or over the size limits).
+ */
+"invalid_video" | 
+/**  The video is longer than the limit (measured from the file's sample tables). */
+"video_too_long" | 
+/**  More photos and videos in one message than the limit (9). */
+"too_many_items" | 
+/**
+ *  A resumable upload's piece does not start where the server's copy ends; the answer
+ *  carries the server's offset in `Upload-Offset`.
+ */
+"upload_offset_mismatch";
 
-/**  A photo or video of an album as a chat shows it. */
+/**
+ *  How the app's TypeScript sees these fractions: a plain `number`. specta writes every
+ *  float as `number | null` (JSON turns NaN into null); [`PhotoEdits::validate`] refuses
+ *  anything not finite, so no null ever crosses.
+ */
+export type Finite = number;
+
+/**
+ *  A photo or video of an album as a chat shows it. Its files are fetched by id (the
+ *  thumbnail first); the blurhash stands in until the thumbnail is there.
+ */
 export type MediaItemView = {
 	media_id: string,
-	/**  A JPEG of about 320 px (load these first). */
 	thumbnail_id: string,
 	kind: MediaKind,
 	mime: string,
+	/**  Pixels as displayed. */
 	width: number,
 	height: number,
+	/**  File size in bytes. */
 	size: number,
+	/**  Length of a video in ms (0 for a photo). */
 	duration_ms: number,
 	blurhash: string,
-	/**  Own item still uploading: bytes the server has (of size); null when uploaded / others' items. */
+	/**
+	 *  Own item still going out: bytes of the file the server has so far (of `size`).
+	 *  `None` once it is on the server, and for others' items.
+	 */
 	uploaded_bytes: number | null,
-	/**  Own item the server refused: why (retry the message or remove the item). */
+	/**  Own item the server refused: why. Retry the message, or remove the item. */
 	error: string | null,
 };
 
+/**  What kind of file an upload turned out to be, judged by its content. */
 export type MediaKind = "voice" | "image" | "video";
 
 /**  Whether the app reminds the user before sending a photo, video or voice note. */
@@ -313,58 +368,76 @@ export type MessageView = {
 	error: string | null,
 	/**  The voice note, when the message is one. */
 	voice: VoiceView | null,
-	/**  An album's photos and videos (`text` is then the caption); empty otherwise. */
+	/**  An album's photos and videos in order (`text` is then the caption); empty otherwise. */
 	media: MediaItemView[],
 };
 
 /**  Everything the core reports, forwarded to the UI as one typed event. */
 export type NatterEvent = CoreEvent;
 
-/**  Edits applied in order: rotate, flip, crop (of that image), texts (on the final image). */
+/**  What the sender changed, applied at send time. The default changes nothing. */
 export type PhotoEdits = {
-	/**  Clockwise quarter turns, 0..3. */
+	/**  Clockwise quarter turns, 0..=3, applied to the upright photo. */
 	rotate: number,
-	/**  Mirror left-right, after rotating. */
+	/**  Mirror left-right, applied after rotate. */
 	flip: boolean,
+	/**  Crop, applied after rotate+flip, as fractions (0..=1) of that rotated/flipped image. */
 	crop: CropRect | null,
+	/**  Text burned into the final image (positions relative to the final, cropped image). */
 	texts: TextOverlay[],
 };
 
-/**  A picked, pasted or captured file prepared for an album: its item, or why it was refused. */
+/**  One picked file's outcome: prepared, or refused with the reason. */
 export type StageResult = {
 	name: string,
 	item: StagedMedia | null,
 	error: ApiError | null,
 };
 
-/**  A photo or video prepared for an album, not sent yet. */
+/**  A picked file, prepared and waiting in the composer. */
 export type StagedMedia = {
 	id: string,
+	/**  The file's name as picked (shown in the tray; never used to decide its type). */
 	name: string,
 	kind: MediaKind,
+	/**  Pixels of the prepared photo (upright, before edits). */
 	width: number,
 	height: number,
 	duration_ms: number,
+	/**  Bytes of the prepared file. */
 	size: number,
 	blurhash: string,
 };
 
-/**  Text drawn on a photo. */
+/**
+ *  Text drawn on the photo: anti-aliased DejaVu Sans Bold with a contrasting outline, lines
+ *  split on `'\n'` and centred. Characters the font lacks (most emoji, CJK) are left out.
+ */
 export type TextOverlay = {
 	text: string,
-	/**  "#rrggbb". */
+	/**  `"#rrggbb"`. */
 	color: string,
-	/**  Centre, in fractions of the final image. */
-	x: number,
-	y: number,
-	/**  Glyph height as a fraction of the final image's shorter edge. */
-	size: number,
+	/**
+	 *  Centre of the text, as a fraction (0..=1) of the final picture's width. The text is
+	 *  moved, or shrunk, as needed to stay whole inside the picture.
+	 */
+	x: Finite,
+	/**  Centre of the text, as a fraction (0..=1) of the final picture's height. */
+	y: Finite,
+	/**
+	 *  Glyph height (ascender to descender) as a fraction of the final picture's shorter edge,
+	 *  e.g. 0.08; within [`TEXT_SIZE_RANGE`].
+	 */
+	size: Finite,
 };
 
-/**  How a video is cut and whether its sound is kept. */
+/**  What the sender changed before sending. The default sends the whole video with its sound. */
 export type VideoEdits = {
+	/**  Start of the part to send; the cut moves back to the keyframe at or before it. */
 	trim_start_ms: number | null,
+	/**  End of the part to send. */
 	trim_end_ms: number | null,
+	/**  Leave the sound out. */
 	mute: boolean,
 };
 

@@ -2,17 +2,11 @@
 // images on the clipboard. Paths go to the core as they are; it decides what it can send.
 import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { open, save } from '@tauri-apps/plugin-dialog';
-import { PICK_EXTENSIONS } from './media';
+import { commands, unwrap } from './api';
 
-/** Asks for photos and videos; [] when the user cancels. */
+/** Asks for photos and videos (the native picker, opened by the app); [] when cancelled. */
 export async function pickMedia(): Promise<string[]> {
-  const picked = await open({
-    multiple: true,
-    directory: false,
-    filters: [{ name: 'Photos and videos', extensions: PICK_EXTENSIONS }],
-  });
-  if (!picked) return [];
-  return Array.isArray(picked) ? picked : [picked];
+  return unwrap(commands.mediaPick());
 }
 
 /** Asks where to save one file; null when the user cancels. */
