@@ -119,3 +119,127 @@ fn only_bad_inputs_fail_the_command() {
     assert_eq!(items[1]["error"]["code"], "media_too_large");
     assert_eq!(items[2]["error"]["code"], "bad_request");
 }
+
+/// A `natter server` process on a free port, stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        use std::io::BufRead as _;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = natter()
+            .args(["server", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        Self {
+            child,
+            url: url.trim().to_string(),
+            _data: data,
+        }
+    }
+
+    fn as_user(&self, profile: &Path, args: &[&str]) -> Output {
+        natter()
+            .arg("--server")
+            .arg(&self.url)
+            .arg("--profile")
+            .arg(profile)
+            .args(args)
+            .output()
+            .expect("run natter")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn send_media_sends_an_album_and_refuses_a_tenth_file_before_sending_anything() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (ann, ben) = (dir.path().join("ann"), dir.path().join("ben"));
+    for (profile, name) in [(&ann, "ann"), (&ben, "ben")] {
+        let out = server.as_user(
+            profile,
+            &[
+                "signup",
+                "--username",
+                name,
+                "--password",
+                "hunter2hunter2",
+                "--birthdate",
+                "1994-04-04",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = server.as_user(&ben, &["send", "--to", "ann", "--text", "photos please"]);
+    assert!(out.status.success());
+
+    // Ten camera photos, stored sideways (orientation 6) with a GPS position.
+    let files: Vec<_> = (0..10)
+        .map(|i| {
+            let path = dir.path().join(format!("cam{i}.jpg"));
+            std::fs::write(&path, photo_fixtures::camera_jpeg(6, 800, 600)).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    let mut ten = vec!["send", "--to", "ben", "--media"];
+    ten.extend(files.iter().map(String::as_str));
+    let out = server.as_user(&ann, &ten);
+    assert!(!out.status.success(), "ten files must be refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("too_many_items") && err.contains("at most 9"),
+        "{err}"
+    );
+
+    let mut two = vec!["send", "--to", "ben", "--caption", "the view 🌄", "--media"];
+    two.extend(files[..2].iter().map(String::as_str));
+    let out = server.as_user(&ann, &two);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = server.as_user(&ben, &["messages", "--with", "ann", "--json"]);
+    let msgs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        msgs.len(),
+        2,
+        "the refused album left nothing behind: {msgs:?}"
+    );
+    let album = &msgs[1];
+    assert_eq!(album["text"], "the view 🌄");
+    let media = album["media"].as_array().unwrap();
+    assert_eq!(media.len(), 2);
+    for item in media {
+        // upright: the sideways 800×600 stored photo shows as 600×800
+        assert_eq!(
+            (item["width"].as_u64(), item["height"].as_u64()),
+            (Some(600), Some(800))
+        );
+        assert_eq!(item["mime"], "image/jpeg");
+        assert_eq!(item["kind"], "image");
+    }
+}

@@ -281,7 +281,13 @@ mod tests {
             ..item(2)
         };
         assert!(album("", &twice).is_err(), "a thumbnail that is the photo");
-        for bad in ["", "LEHV6", "LEHV6nWB2yk8pyo0adR*.7kCMdn", "LEHV6nWB2yk8pyo0adR*.7kCMd<j", "<script>alert(1)</script>"] {
+        for bad in [
+            "",
+            "LEHV6",
+            "LEHV6nWB2yk8pyo0adR*.7kCMdn",
+            "LEHV6nWB2yk8pyo0adR*.7kCMd<j",
+            "<script>alert(1)</script>",
+        ] {
             let it = crate::MediaAttachment {
                 blurhash: bad.into(),
                 ..item(3)
