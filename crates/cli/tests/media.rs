@@ -234,10 +234,10 @@ fn send_media_sends_an_album_and_refuses_a_tenth_file_before_sending_anything() 
     let media = album["media"].as_array().unwrap();
     assert_eq!(media.len(), 2);
     for item in media {
-        // upright: the sideways 800×600 stored photo shows as 600×800
+        // upright: the 800×600 scene stored sideways (600×800 pixels) shows as 800×600
         assert_eq!(
             (item["width"].as_u64(), item["height"].as_u64()),
-            (Some(600), Some(800))
+            (Some(800), Some(600))
         );
         assert_eq!(item["mime"], "image/jpeg");
         assert_eq!(item["kind"], "image");
