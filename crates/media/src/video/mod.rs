@@ -126,6 +126,13 @@ pub struct Remuxed {
     pub info: VideoInfo,
 }
 
+/// Whether the bytes start like a video container this crate reads: ISO-BMFF (`ftyp` first:
+/// MP4, MOV) or EBML (WebM). A cheap first look (the server and the client both use it to
+/// decide which check a file goes through); [`probe`] is what actually judges the file.
+pub fn looks_like_video(bytes: &[u8]) -> bool {
+    bytes.get(4..8) == Some(b"ftyp") || bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
+}
+
 /// Describes a video by parsing it (never by its name), checking every limit. A parser panic on
 /// a hostile file is reported as a damaged video.
 pub fn probe(input: &[u8]) -> Result<VideoInfo, MediaError> {

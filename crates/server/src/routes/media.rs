@@ -58,7 +58,7 @@ fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiErr
         Some(MediaKind::Voice)
     } else if natter_media::sniff(bytes).is_some() {
         Some(MediaKind::Image)
-    } else if looks_like_video(bytes) {
+    } else if natter_media::looks_like_video(bytes) {
         Some(MediaKind::Video)
     } else {
         None
@@ -125,11 +125,6 @@ fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiErr
             check_video(bytes)
         }
     }
-}
-
-/// ISO-BMFF (`ftyp` box first: MP4, MOV) or EBML (Matroska, WebM).
-fn looks_like_video(bytes: &[u8]) -> bool {
-    bytes.get(4..8) == Some(b"ftyp") || bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
 }
 
 /// Container, codec, size and duration read from the file's own structure
@@ -351,6 +346,38 @@ impl Drop for Writing {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
+    }
+}
+
+/// Removes abandoned uploads (nothing received for `ttl`): their partial files and records.
+/// Runs every `every` until the server shuts down. An upload a request is writing to right
+/// now is never touched; a client that comes back later finds no upload and starts over.
+pub async fn sweep_uploads(state: AppState, ttl: std::time::Duration, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let stale = match state.store.stale_uploads(now_ms().saturating_sub(ttl_ms)).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for abandoned uploads");
+                continue;
+            }
+        };
+        for id in stale {
+            let Some(_writing) = Writing::take(&state, id) else {
+                continue;
+            };
+            state.partials.remove(id).await;
+            match state.store.end_upload(id).await {
+                Ok(()) => tracing::info!(%id, "abandoned upload removed"),
+                Err(e) => tracing::warn!(%id, error = %e, "could not remove an abandoned upload"),
+            }
+        }
     }
 }
 
