@@ -30,6 +30,10 @@ use crate::store::{SqliteStore, Store};
 
 pub use routes::openapi;
 
+/// How long an unfinished upload is kept without receiving anything: a day, long enough for
+/// a phone that lost its network overnight.
+pub const DEFAULT_UPLOAD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long a log-in lasts unless configured otherwise.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
@@ -46,6 +50,11 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// Today's date for the age rules (the system's UTC date unless a test fixes it).
     pub clock: state::Clock,
+    /// A resumable upload that receives nothing for this long is abandoned: its partial file
+    /// and record are removed (the client, if it ever comes back, starts that file over).
+    pub upload_ttl: Duration,
+    /// How often abandoned uploads are looked for.
+    pub upload_sweep_every: Duration,
 }
 
 impl ServerConfig {
@@ -56,6 +65,8 @@ impl ServerConfig {
             token_ttl: DEFAULT_TOKEN_TTL,
             allowed_origins: Vec::new(),
             clock: state::Clock::system(),
+            upload_ttl: DEFAULT_UPLOAD_TTL,
+            upload_sweep_every: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -130,6 +141,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         tasks: tasks.clone(),
         revoked: tokio::sync::broadcast::channel(256).0,
     };
+    tasks.spawn(routes::media::sweep_uploads(
+        state.clone(),
+        config.upload_ttl,
+        config.upload_sweep_every,
+    ));
     let app = routes::app(state);
     let signal = shutdown.clone();
     let serving = tokio::spawn(async move {

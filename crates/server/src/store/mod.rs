@@ -255,8 +255,11 @@ pub trait Store: Send + Sync {
     ) -> Result<UploadState>;
     /// Records that the first `received` bytes are stored durably.
     async fn upload_received(&self, id: Uuid, received: u64, now: i64) -> Result<()>;
-    /// Forgets an upload (finished and recorded as media, or refused).
+    /// Forgets an upload (finished and recorded as media, refused, or abandoned).
     async fn end_upload(&self, id: Uuid) -> Result<()>;
+    /// Uploads in progress that received nothing since `untouched_since` (ms since the
+    /// epoch): abandoned, to be swept.
+    async fn stale_uploads(&self, untouched_since: i64) -> Result<Vec<Uuid>>;
 
     /// Closes connections after the last request.
     async fn close(&self);

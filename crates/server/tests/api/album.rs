@@ -3,6 +3,7 @@
 //! connection dropped mid-piece.
 
 use std::io::Cursor;
+use std::time::Duration;
 
 use image::{ImageFormat, Rgb, RgbImage};
 use natter_protocol::{MediaInfo, Message, ServerEvent};
@@ -450,4 +451,43 @@ async fn a_resumable_upload_that_is_not_a_photo_is_refused_at_the_end() {
     // Over the video limit is refused before any byte is read.
     let r = piece(&alice, Uuid::now_v7(), 0, 200 << 20, b"x").await;
     assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn an_abandoned_upload_is_swept_and_its_partial_file_removed() {
+    let h = Harness::with(|c| {
+        c.upload_ttl = Duration::from_millis(600);
+        c.upload_sweep_every = Duration::from_millis(100);
+    })
+    .await;
+    let alice = h.user("alice").await;
+    let photo = jpeg(1600, 1200, 7);
+    let half = photo.len() / 2;
+    let (abandoned, active) = (Uuid::now_v7(), Uuid::now_v7());
+    for id in [abandoned, active] {
+        let r = piece(&alice, id, 0, photo.len() as u64, &photo[..half]).await;
+        assert_eq!(r.status(), 204);
+    }
+    let partials = h.dir.path().join("uploads");
+    let on_disk = |id: Uuid| partials.join(format!("{id}.part")).exists();
+    assert!(on_disk(abandoned) && on_disk(active));
+    // `active` keeps receiving (a slow phone); `abandoned` gets nothing more
+    let start = tokio::time::Instant::now();
+    let mut at = half as u64;
+    while start.elapsed() < Duration::from_millis(1_500) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let end = (at as usize + 1_000).min(photo.len() - 1);
+        let r = piece(&alice, active, at, photo.len() as u64, &photo[at as usize..end]).await;
+        assert_eq!(r.status(), 204, "the active upload was swept");
+        at = end as u64;
+    }
+    assert_eq!(head(&alice, abandoned).await.status(), 404, "still kept");
+    assert!(!on_disk(abandoned), "the partial file is still on disk");
+    // the client that comes back starts over, and that works
+    let r = piece(&alice, abandoned, 0, photo.len() as u64, &photo).await;
+    assert_eq!(r.status(), 201);
+    // the active one finishes
+    let r = piece(&alice, active, at, photo.len() as u64, &photo[at as usize..]).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(fetch(&alice, active).await.bytes().await.unwrap(), photo);
 }

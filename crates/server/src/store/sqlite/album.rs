@@ -186,6 +186,14 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn uploads_untouched_since(&self, before: i64) -> Result<Vec<Uuid>> {
+        let rows = sqlx::query("SELECT id FROM uploads WHERE updated_at < ?1")
+            .bind(before)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|r| uuid_col(r, "id")).collect()
+    }
+
     pub(super) async fn upload_end(&self, id: Uuid) -> Result<()> {
         sqlx::query("DELETE FROM uploads WHERE id = ?1")
             .bind(id.to_string())

@@ -798,6 +798,10 @@ impl Store for SqliteStore {
         self.upload_end(id).await
     }
 
+    async fn stale_uploads(&self, untouched_since: i64) -> Result<Vec<Uuid>> {
+        self.uploads_untouched_since(untouched_since).await
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
