@@ -1,7 +1,8 @@
 //! A TCP proxy on loopback that can lose the server's answers (to test what a client does
 //! when a request reaches the server but the acknowledgement never comes back), or cut every
-//! connection once a budget of bytes has gone up (a connection dropped mid-upload). It counts
-//! the bytes it forwards to the server.
+//! connection once a budget of bytes has gone up (a connection dropped mid-upload), or slow
+//! every connection's uploads down (a phone on a poor network). It counts the bytes it
+//! forwards to the server.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
@@ -21,6 +22,9 @@ pub enum Mode {
     /// Forward until the budget set with [`Proxy::cut_after`] is used up, then cut the
     /// connection in the middle of whatever was being sent (and every later one at once).
     CutAfterBudget = 2,
+    /// Forward both ways, but each connection sends at most the rate set with
+    /// [`Proxy::throttle`] up to the server (16 KiB at a time, then a pause).
+    Throttle = 3,
 }
 
 #[derive(Default)]
@@ -29,6 +33,8 @@ struct Counters {
     upstream: AtomicU64,
     /// Bytes still allowed up in [`Mode::CutAfterBudget`].
     budget: AtomicI64,
+    /// Bytes per second up, per connection, in [`Mode::Throttle`].
+    rate: AtomicU64,
 }
 
 pub struct Proxy {
@@ -67,6 +73,14 @@ impl Proxy {
     pub fn cut_after(&self, bytes: i64) {
         self.counters.budget.store(bytes, Ordering::SeqCst);
         self.set(Mode::CutAfterBudget);
+    }
+
+    /// Slows every connection's traffic to the server to `bytes_per_second` ([`Mode::Throttle`]).
+    pub fn throttle(&self, bytes_per_second: u64) {
+        self.counters
+            .rate
+            .store(bytes_per_second.max(1), Ordering::SeqCst);
+        self.set(Mode::Throttle);
     }
 
     /// Bytes forwarded to the server so far.
@@ -110,6 +124,11 @@ async fn pipe(client: TcpStream, server: TcpStream, mode: Arc<AtomicU8>, c: Arc<
                     c.upstream.fetch_add(n as u64, Ordering::SeqCst);
                     if cut && c.budget.load(Ordering::SeqCst) <= 0 {
                         break;
+                    }
+                    if up_mode.load(Ordering::SeqCst) == Mode::Throttle as u8 {
+                        let rate = c.rate.load(Ordering::SeqCst).max(1);
+                        let pause = std::time::Duration::from_secs_f64(n as f64 / rate as f64);
+                        tokio::time::sleep(pause).await;
                     }
                 }
             }

@@ -136,10 +136,10 @@ fn write(
         n += 1;
         name = format!("{stem}-{n}");
     }
-    let ext = if photo.mime == "image/webp" {
-        "webp"
-    } else {
-        "jpg"
+    let ext = match photo.mime {
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        _ => "jpg",
     };
     let path = out.join(format!("{name}.{ext}"));
     let thumbnail = out.join(format!("{name}.thumb.jpg"));

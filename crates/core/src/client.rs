@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     session: RwLock<Option<Session>>,
     pub(crate) events: broadcast::Sender<CoreEvent>,
     pub(crate) outbox_wake: Notify,
+    /// Wakes the upload worker (an album was queued, or the connection came back).
+    pub(crate) upload_wake: Notify,
     /// Frames for the live connection, present while it is up.
     pub(crate) frames: Mutex<Option<mpsc::Sender<ClientFrame>>>,
     typing_sent: Mutex<HashMap<Uuid, Instant>>,
@@ -91,6 +93,7 @@ impl Client {
                 session: RwLock::new(session),
                 events,
                 outbox_wake: Notify::new(),
+                upload_wake: Notify::new(),
                 frames: Mutex::new(None),
                 typing_sent: Mutex::new(HashMap::new()),
                 connection: Mutex::new(ConnectionState::Offline),
@@ -232,7 +235,6 @@ impl Client {
 
     // ---- workers ---------------------------------------------------------------------------
 
-    /// Starts the live connection and the outbox worker (once; later calls do nothing).
     /// Why this account cannot use direct messages today (under 16: they open on the 16th
     /// birthday), or `None`. The server enforces the same rule on every request.
     pub fn dm_blocked(&self) -> Option<natter_protocol::ApiError> {
@@ -244,6 +246,8 @@ impl Client {
         natter_protocol::policy::may_use_dms(band).err()
     }
 
+    /// Starts the live connection, the outbox and the upload worker (once; later calls do
+    /// nothing), and sweeps staged files left over from an earlier run.
     pub async fn start(&self) -> Result<()> {
         self.auth()?;
         if let Some(why) = self.dm_blocked() {
@@ -259,7 +263,14 @@ impl Client {
         let handles = vec![
             tokio::spawn(sync::run(self.clone(), cancel.clone())),
             tokio::spawn(outbox::run(self.clone(), cancel.clone())),
+            tokio::spawn(crate::album::upload::run(self.clone(), cancel.clone())),
         ];
+        let sweeper = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sweeper.sweep_staging().await {
+                tracing::warn!(error = %e, "could not sweep the staging folder");
+            }
+        });
         *workers = Some(Workers { cancel, handles });
         Ok(())
     }
@@ -276,6 +287,12 @@ impl Client {
             }
         }
         *lock(&self.inner.frames) = None;
+    }
+
+    /// Wakes the outbox and the upload worker (something was queued or may go now).
+    pub(crate) fn wake_workers(&self) {
+        self.inner.outbox_wake.notify_one();
+        self.inner.upload_wake.notify_one();
     }
 
     /// Fetches everything missed since the last sequence seen, over HTTP.
@@ -463,7 +480,7 @@ impl Client {
         self.emit(CoreEvent::Message {
             message: view.clone(),
         });
-        self.inner.outbox_wake.notify_one();
+        self.wake_workers();
         Ok(view)
     }
 

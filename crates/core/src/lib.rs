@@ -21,6 +21,7 @@ pub use album::{AlbumItemDraft, StageInput, StageResult, StagedMedia};
 pub use cache::{Cache, PENDING_BASE};
 pub use client::{Client, DEFAULT_SERVER_URL};
 pub use error::{CoreError, Result};
+pub use natter_media::{PhotoEdits, VideoEdits};
 pub use natter_protocol as protocol;
 pub use views::{
     ConnectionState, ConversationView, CoreEvent, MediaItemView, MediaReminder, MessageStatus,

@@ -1,6 +1,10 @@
 //! The outbox worker: delivers queued messages in order, with their client ids, retrying with
 //! backoff until the server acknowledges them. Because the id travels with every attempt, a
 //! retry after a lost acknowledgement (or a killed process) never creates a duplicate.
+//!
+//! An album joins the queue once the upload worker ([`crate::album::upload`]) has put its
+//! files on the server; until then the messages after it go ahead. Voice notes (at most
+//! 1 MiB) are uploaded here, in their place in the queue.
 
 use std::time::Duration;
 
@@ -55,13 +59,8 @@ pub(crate) async fn deliver_next(client: &Client) -> Result<Step> {
             upload_voice(client, &token, &item, voice.media_id).await?;
             cache.outbox_uploaded(item.message_id).await?;
         }
+        // Only albums whose files are all on the server reach the head of the queue.
         let media = cache.attachments(item.message_id).await?;
-        if !media.is_empty() && !item.uploaded {
-            client
-                .upload_album(&token, item.conversation_id, item.message_id)
-                .await?;
-            cache.outbox_uploaded(item.message_id).await?;
-        }
         let req = SendMessageRequest {
             id: item.message_id,
             text: item.text.clone(),
@@ -161,24 +160,27 @@ pub(crate) async fn run(client: Client, cancel: CancellationToken) {
     }
 }
 
-/// Delivers until the queue is empty or `deadline` passes; returns how many are left.
+/// Uploads and delivers until the queue is empty or `deadline` passes; returns how many
+/// messages are left.
 pub(crate) async fn flush(client: &Client, deadline: Duration) -> Result<i64> {
     let end = tokio::time::Instant::now() + deadline;
     loop {
-        match deliver_next(client).await? {
-            Step::Delivered | Step::Failed => continue,
-            Step::Empty => return Ok(0),
-            Step::SignedOut => return Err(CoreError::NotSignedIn),
-            Step::RetryAt(at) => {
-                let wait = Duration::from_millis((at - now_ms()).max(0) as u64);
-                let now = tokio::time::Instant::now();
-                if now + wait >= end {
-                    tokio::time::sleep_until(end).await;
-                    return client.inner.cache.outbox_len().await;
-                }
-                tokio::time::sleep(wait).await;
-            }
+        let upload = crate::album::upload::upload_next(client).await?;
+        let deliver = deliver_next(client).await?;
+        let retry_at = match (upload, deliver) {
+            (Step::SignedOut, _) | (_, Step::SignedOut) => return Err(CoreError::NotSignedIn),
+            (Step::Empty, Step::Empty) => return Ok(0),
+            (Step::Delivered | Step::Failed, _) | (_, Step::Delivered | Step::Failed) => continue,
+            (Step::RetryAt(a), Step::RetryAt(b)) => a.min(b),
+            (Step::RetryAt(at), Step::Empty) | (Step::Empty, Step::RetryAt(at)) => at,
+        };
+        let wait = Duration::from_millis((retry_at - now_ms()).max(0) as u64);
+        let now = tokio::time::Instant::now();
+        if now + wait >= end {
+            tokio::time::sleep_until(end).await;
+            return client.inner.cache.outbox_len().await;
         }
+        tokio::time::sleep(wait).await;
     }
 }
 

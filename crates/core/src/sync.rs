@@ -101,7 +101,7 @@ async fn connect_and_serve(
     catch_up(client).await?;
     *attempt = 0;
     client.inner.cache.outbox_retry_now().await?;
-    client.inner.outbox_wake.notify_one();
+    client.wake_workers();
 
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();

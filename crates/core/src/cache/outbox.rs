@@ -4,17 +4,29 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{uuid, Cache, OutboxItem};
+
+/// A queued album whose files are not all on the server yet.
+#[derive(Debug, Clone)]
+pub(crate) struct UploadJob {
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+}
 use crate::error::Result;
 
 impl Cache {
-    /// The oldest queued message. Messages go out strictly in the order they were written,
-    /// so a retry never lets a later message overtake an earlier one.
+    /// The oldest queued message ready to go: messages go out in the order they were
+    /// written, so a retry never lets a later message overtake an earlier one, except that
+    /// an album waits aside until the upload worker has put its files on the server.
     pub(crate) async fn outbox_head(&self) -> Result<Option<OutboxItem>> {
         let row = sqlx::query(
             r#"
             SELECT o.message_id, o.conversation_id, m.text, o.attempts, o.next_attempt_at,
                 o.uploaded, m.voice_media_id, m.voice_waveform
             FROM outbox o JOIN messages m ON m.id = o.message_id
+            WHERE o.uploaded = 1
+               OR NOT EXISTS (SELECT 1 FROM message_media mm WHERE mm.message_id = o.message_id)
             ORDER BY o.rowid LIMIT 1
             "#,
         )
@@ -39,6 +51,47 @@ impl Cache {
             attempts: row.try_get("attempts")?,
             next_attempt_at: row.try_get("next_attempt_at")?,
         }))
+    }
+
+    /// The oldest queued album with files not yet on the server (the upload worker's next job).
+    pub(crate) async fn upload_head(&self) -> Result<Option<UploadJob>> {
+        let row = sqlx::query(
+            r#"
+            SELECT o.message_id, o.conversation_id, o.upload_attempts, o.upload_next_at
+            FROM outbox o
+            WHERE o.uploaded = 0
+              AND EXISTS (SELECT 1 FROM message_media mm WHERE mm.message_id = o.message_id)
+            ORDER BY o.rowid LIMIT 1
+            "#,
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|row| {
+            Ok(UploadJob {
+                message_id: uuid(&row, "message_id")?,
+                conversation_id: uuid(&row, "conversation_id")?,
+                attempts: row.try_get("upload_attempts")?,
+                next_attempt_at: row.try_get("upload_next_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn upload_retry_later(
+        &self,
+        id: Uuid,
+        attempts: i64,
+        next_attempt_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET upload_attempts = ?2, upload_next_at = ?3 WHERE message_id = ?1",
+        )
+        .bind(id.to_string())
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     pub async fn outbox_len(&self) -> Result<i64> {
@@ -66,7 +119,7 @@ impl Cache {
         Ok(())
     }
 
-    /// The queued message's voice note is on the server.
+    /// The queued message's voice note, or every file of its album, is on the server.
     pub(crate) async fn outbox_uploaded(&self, id: Uuid) -> Result<()> {
         sqlx::query("UPDATE outbox SET uploaded = 1 WHERE message_id = ?1")
             .bind(id.to_string())
@@ -77,7 +130,7 @@ impl Cache {
 
     /// Makes every queued message due now (the connection just came back).
     pub(crate) async fn outbox_retry_now(&self) -> Result<()> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = 0")
+        sqlx::query("UPDATE outbox SET next_attempt_at = 0, upload_next_at = 0")
             .execute(&self.write)
             .await?;
         Ok(())
