@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use natter_core::protocol::{ApiError, ErrorCode};
-use natter_core::{AlbumItemDraft, Client, MessageView, StageInput, StageResult};
+use natter_core::{AlbumItemDraft, Client, MessageView, StageInput, StageResult, StagedMedia};
 use tauri::http::{header, Response, StatusCode};
 use tauri::{Manager, Runtime, State, UriSchemeContext, UriSchemeResponder};
 use uuid::Uuid;
@@ -95,6 +95,21 @@ pub async fn media_stage_bytes(
     results
         .pop()
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "nothing was staged"))
+}
+
+/// Gives a staged video this device could not decode (`placeholder`) a poster: a frame the
+/// web view's own player drew (JPEG or PNG, base64). Checked by the core like any photo.
+#[tauri::command]
+#[specta::specta]
+pub async fn media_set_poster(
+    client: State<'_, Client>,
+    id: Uuid,
+    base64: String,
+) -> Res<StagedMedia> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64.as_bytes())
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("not base64: {e}")))?;
+    client.set_staged_poster(id, bytes).await.map_err(api)
 }
 
 /// Forgets a staged item (removed from the composer).

@@ -57,6 +57,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             album::media_pick,
             album::media_stage,
             album::media_stage_bytes,
+            album::media_set_poster,
             album::media_unstage,
             album::send_album,
             album::media_retry,
@@ -221,7 +222,8 @@ pub fn run() {
                 Some((x, y)) => window.position(x, y),
                 None => window,
             };
-            window.build()?;
+            let window = window.build()?;
+            allow_media_cors(&window);
             Ok(())
         })
         .run(tauri::generate_context!());
@@ -230,6 +232,33 @@ pub fn run() {
         std::process::exit(1);
     }
 }
+
+/// Lets the page read what the `natter-media:` scheme serves across origins (the scheme
+/// answers with `Access-Control-Allow-Origin` for the app's own origin only): the composer
+/// draws a video's first frame to a canvas when the core cannot decode it, and a canvas
+/// holding a frame from another origin without CORS cannot be read back. WebKitGTK needs the
+/// scheme registered as CORS-enabled for that (wry registers it only as secure); the other
+/// platforms' web views follow the response headers.
+#[cfg(target_os = "linux")]
+fn allow_media_cors(window: &tauri::WebviewWindow) {
+    let done = window.with_webview(|webview| {
+        use webkit2gtk::{SecurityManagerExt as _, WebContextExt as _, WebViewExt as _};
+        let manager = webview
+            .inner()
+            .context()
+            .and_then(|context| context.security_manager());
+        match manager {
+            Some(manager) => manager.register_uri_scheme_as_cors_enabled("natter-media"),
+            None => tracing::warn!("no WebKit security manager: video posters stay placeholders"),
+        }
+    });
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "could not reach the web view: video posters stay placeholders");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn allow_media_cors(_window: &tauri::WebviewWindow) {}
 
 #[cfg(test)]
 mod tests {
