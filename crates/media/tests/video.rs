@@ -237,7 +237,6 @@ fn a_webm_is_described_and_sent_without_its_tags() {
     );
 
     let out = remuxed(input, &VideoEdits::default());
-    assert_eq!(out.bytes.len(), input.len(), "metadata is voided in place");
     assert_no_metadata(&out.bytes, "WebM");
     assert_decodes(&out.bytes, "webm", "WebM");
     assert_eq!(stream_types(&ffprobe(&out.bytes)), ["video", "audio"]);
@@ -245,6 +244,12 @@ fn a_webm_is_described_and_sent_without_its_tags() {
         out.info.duration_ms,
         info.duration_ms,
         "duration after stripping",
+    );
+    assert_eq!(out.info.keyframes_ms, info.keyframes_ms);
+    assert_eq!(
+        video_frames(&out.bytes),
+        video_frames(input),
+        "every picture is kept"
     );
 
     let muted = remuxed(
@@ -255,17 +260,118 @@ fn a_webm_is_described_and_sent_without_its_tags() {
         },
     );
     assert!(!muted.info.has_audio);
+    assert_eq!(muted.info.audio_codec, None);
     assert_eq!(stream_types(&ffprobe(&muted.bytes)), ["video"]);
     assert_decodes(&muted.bytes, "webm", "muted WebM");
+    assert_no_metadata(&muted.bytes, "muted WebM");
+}
 
-    let trim = VideoEdits {
-        trim_start_ms: Some(1000),
-        ..VideoEdits::default()
+#[test]
+fn a_webm_trim_starts_at_the_keyframe_before_the_requested_start() {
+    let input = long_webm();
+    let info = probed(input);
+    near(info.duration_ms, 8000, "the clip's duration");
+    assert_eq!(info.keyframes_ms.len(), 8, "{:?}", info.keyframes_ms);
+    assert!(
+        tags(&ffprobe(input)).iter().any(|t| t.contains("SECRET")),
+        "the fixture carries a title"
+    );
+    let edits = VideoEdits {
+        trim_start_ms: Some(2500),
+        trim_end_ms: Some(5000),
+        mute: false,
     };
-    assert!(matches!(
-        remux(input, &trim),
-        Err(MediaError::UnsupportedVideo(_))
-    ));
+    let out = remuxed(input, &edits);
+    // Cut from the keyframe at 2.0 s (not 2.5 s) to 5.0 s.
+    near(out.info.duration_ms, 3000, "trimmed duration");
+    assert_eq!(out.info.keyframes_ms, vec![0, 1000, 2000]);
+    assert!(out.info.has_audio);
+    let ff = ffprobe(&out.bytes);
+    near(duration_ms(&ff), 3000, "ffprobe trimmed duration");
+    assert_eq!(start_ms(&ff), 0, "the cut starts at 0");
+    assert_eq!(stream_types(&ff), ["video", "audio"]);
+    // 30 fps from 2.0 s up to 5.0 s.
+    assert_eq!(video_frames(&out.bytes), 90);
+    let first = frame_at(&out.bytes, "webm", 0.0);
+    assert!(!first.is_empty());
+    assert!(
+        first == frame_at(input, "webm", 2.0),
+        "the trimmed video does not open on the original's picture at 2.0 s"
+    );
+    assert!(first != frame_at(input, "webm", 2.5));
+    assert_decodes(&out.bytes, "webm", "trimmed WebM");
+    assert_no_metadata(&out.bytes, "trimmed WebM");
+    for needle in [&b"SECRET"[..], b"diary", b"Lavf"] {
+        assert!(
+            !out.bytes.windows(needle.len()).any(|w| w == needle),
+            "the bytes still contain {:?}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    assert!(out.bytes.len() < input.len() / 2, "the rest is left behind");
+
+    // Cut and muted.
+    let muted = remuxed(
+        input,
+        &VideoEdits {
+            mute: true,
+            ..edits
+        },
+    );
+    assert!(!muted.info.has_audio);
+    near(muted.info.duration_ms, 3000, "trimmed muted duration");
+    let ff = ffprobe(&muted.bytes);
+    assert_eq!(stream_types(&ff), ["video"]);
+    near(duration_ms(&ff), 3000, "ffprobe trimmed muted duration");
+    assert_decodes(&muted.bytes, "webm", "trimmed muted WebM");
+
+    // Only an end: the video plays from the start, with all of its sound.
+    let out = remuxed(
+        input,
+        &VideoEdits {
+            trim_end_ms: Some(1500),
+            ..VideoEdits::default()
+        },
+    );
+    near(out.info.duration_ms, 1500, "end-trimmed duration");
+    // As in the input, the sound starts Opus's pre-skip (6.5 ms) before the picture.
+    assert_eq!(start_ms(&ffprobe(&out.bytes)), start_ms(&ffprobe(input)));
+    assert_eq!(video_frames(&out.bytes), 45);
+    assert_decodes(&out.bytes, "webm", "end-trimmed WebM");
+
+    // A start just after a keyframe keeps that keyframe.
+    let out = remuxed(
+        input,
+        &VideoEdits {
+            trim_start_ms: Some(7010),
+            ..VideoEdits::default()
+        },
+    );
+    near(out.info.duration_ms, 1000, "the last second");
+    assert_eq!(out.info.keyframes_ms, vec![0]);
+    assert_decodes(&out.bytes, "webm", "the last second");
+}
+
+#[test]
+fn a_webm_cut_that_leaves_nothing_is_refused() {
+    for (start, end) in [
+        (Some(9000), None),
+        (Some(8500), Some(9000)),
+        (Some(3000), Some(3000)),
+        (Some(4000), Some(2000)),
+    ] {
+        let edits = VideoEdits {
+            trim_start_ms: start,
+            trim_end_ms: end,
+            mute: false,
+        };
+        let err = remux(long_webm(), &edits).err();
+        assert!(
+            matches!(err, Some(MediaError::InvalidVideoEdit(_))),
+            "{start:?}..{end:?}: {err:?}"
+        );
+        assert_eq!(err.map(|e| e.code()), Some(ErrorCode::BadRequest));
+    }
 }
 
 #[test]
@@ -289,7 +395,25 @@ fn a_browser_recording_of_unknown_length_is_read_from_its_frames() {
         assert_eq!(out.info.has_audio, !edits.mute);
         assert_decodes(&out.bytes, "webm", "live WebM");
         assert_no_metadata(&out.bytes, "live WebM");
+        // What is sent has a length in its header, and every picture.
+        near(duration_ms(&ffprobe(&out.bytes)), 3000, "sent duration");
+        assert_eq!(video_frames(&out.bytes), video_frames(input));
     }
+    // Cut from the keyframe at 1.0 s to 2.5 s.
+    let out = remuxed(
+        input,
+        &VideoEdits {
+            trim_start_ms: Some(1500),
+            trim_end_ms: Some(2500),
+            mute: false,
+        },
+    );
+    near(out.info.duration_ms, 1500, "trimmed live duration");
+    let ff = ffprobe(&out.bytes);
+    near(duration_ms(&ff), 1500, "ffprobe trimmed live duration");
+    assert_eq!(stream_types(&ff), ["video", "audio"]);
+    assert_eq!(video_frames(&out.bytes), 38);
+    assert_decodes(&out.bytes, "webm", "trimmed live WebM");
 }
 
 fn refused(bytes: &[u8]) -> MediaError {
@@ -542,7 +666,7 @@ fn files_over_the_size_limit_are_refused_before_parsing() {
 /// Flipped bytes in the tables and truncations anywhere: refused or described, never a panic.
 #[test]
 fn damaged_files_never_panic() {
-    for input in [phone_mp4(), camera_mov(), vp9_webm()] {
+    for input in [phone_mp4(), camera_mov(), vp9_webm(), live_webm()] {
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -567,6 +691,13 @@ fn damaged_files_never_panic() {
             }
             let _ = probe(&bytes);
             let _ = remux(&bytes, &VideoEdits::default());
+            // The cutting paths too: a trim from the middle, muted every other round.
+            let cut = VideoEdits {
+                trim_start_ms: Some(1200),
+                trim_end_ms: Some(1800),
+                mute: round % 2 == 0,
+            };
+            let _ = remux(&bytes, &cut);
             #[cfg(feature = "poster")]
             let _ = natter_media::video::poster(&bytes);
         }

@@ -2,12 +2,12 @@
 //! rewrite it for sending without re-encoding and without any of its metadata.
 //!
 //! [`probe`] reads MP4 and MOV (ISO-BMFF) and WebM (Matroska) and describes the one video track
-//! and the first audio track. [`remux`] is the only way a video leaves the device: MP4 and MOV
-//! are rebuilt from their samples into a fresh file holding the video track and (unless muted)
-//! the audio track, cut at a keyframe at or before the requested start, with every other box
-//! left behind (`udta`, `meta`, timed-metadata tracks: an iPhone's GPS position, the phone's
-//! make and model, creation dates). WebM is cleaned in place: every metadata element is
-//! overwritten by a `Void` element of the same size, so all offsets stay valid.
+//! and the first audio track. [`remux`] is the only way a video leaves the device: every video
+//! is rebuilt from its samples (MP4, MOV) or blocks (WebM) into a fresh file of the same kind
+//! holding the video track and (unless muted) the audio track, cut at a keyframe at or before
+//! the requested start and at the requested end, with everything else left behind (MP4's
+//! `udta`, `meta`, timed-metadata tracks: an iPhone's GPS position, the phone's make and model,
+//! creation dates; WebM's `Tags`, `Chapters`, `Attachments`, title and date).
 //!
 //! Limits are checked from the container's tables before any sample is copied, and a parser
 //! that panics on a hostile file is caught and reported as a damaged video.
@@ -21,6 +21,7 @@ mod mp4_write;
 #[cfg(feature = "poster")]
 mod poster;
 mod webm;
+mod webm_write;
 
 #[cfg(feature = "poster")]
 pub use poster::poster;
@@ -113,12 +114,6 @@ pub struct VideoEdits {
     pub mute: bool,
 }
 
-impl VideoEdits {
-    fn trims(&self) -> bool {
-        self.trim_start_ms.is_some_and(|ms| ms > 0) || self.trim_end_ms.is_some()
-    }
-}
-
 /// A video ready to send, and its description read back from the bytes written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remuxed {
@@ -141,13 +136,13 @@ pub fn probe(input: &[u8]) -> Result<VideoInfo, MediaError> {
 
 /// Rewrites a video for sending: only its video track and (unless `edits.mute`) its audio track,
 /// trimmed without re-encoding, with no metadata. Every video sent goes through here, edited or
-/// not, so a location or a device name never leaves the phone. See the module docs for WebM.
+/// not, so a location or a device name never leaves the phone.
 pub fn remux(input: &[u8], edits: &VideoEdits) -> Result<Remuxed, MediaError> {
     guarded(|| {
         let (info, parsed) = parse(input)?;
         let bytes = match parsed {
             Parsed::Mp4(movie) => mp4_write::write(input, &movie, edits, info.duration_ms)?,
-            Parsed::WebM => webm::strip(input, edits)?,
+            Parsed::WebM => webm_write::write(input, edits, info.duration_ms, info.audio_codec)?,
         };
         let info = parse(&bytes)?.0;
         Ok(Remuxed { bytes, info })

@@ -1,65 +1,37 @@
-//! WebM (Matroska) in and out.
+//! WebM (Matroska) in: the element walker and [`probe`].
 //!
 //! `matroska-demuxer` reads the tracks and the frames. Before it sees a byte, [`walk`] proves
 //! that every element ends inside its parent and the file (a cut-off file is refused rather
 //! than silently read as a shorter one, and no declared size can make anything allocate more
-//! than the file holds).
-//!
-//! Sending ([`strip`]) does not rebuild the file: every element that can carry metadata
-//! (`Tags`, `Attachments`, `Chapters`, the segment's `Title` and `DateUTC`, track `Name`s, and
-//! the `SeekHead` entries pointing at them) is overwritten in place by a `Void` element of
-//! exactly the same length, its bytes zeroed; the mandatory `MuxingApp` and `WritingApp` keep
-//! their place but say "natter". Every offset in
-//! the file (`SeekHead`, `Cues`) stays valid, so no index needs rewriting. Muting voids the
-//! audio track's entry, its blocks and its cue points the same way. Trimming a WebM would need
-//! its clusters and timestamps rewritten; it is refused.
+//! than the file holds). The writer (`webm_write`) builds the file sent from the same walk.
 
 use std::io::Cursor;
 
 use matroska_demuxer::{Frame, MatroskaFile, TrackType};
 
-use super::{
-    check_limits, AudioCodec, Container, VideoCodec, VideoEdits, VideoInfo, MAX_TRACK_SAMPLES,
-};
+use super::{check_limits, AudioCodec, Container, VideoCodec, VideoInfo, MAX_TRACK_SAMPLES};
 use crate::MediaError;
 
-const EBML: u32 = 0x1A45_DFA3;
-const DOC_TYPE: u32 = 0x4282;
-const SEGMENT: u32 = 0x1853_8067;
-const SEEK_HEAD: u32 = 0x114D_9B74;
-const SEEK: u32 = 0x4DBB;
-const SEEK_ID: u32 = 0x53AB;
-const INFO: u32 = 0x1549_A966;
-const TRACKS: u32 = 0x1654_AE6B;
-const TRACK_ENTRY: u32 = 0xAE;
-const TRACK_NUMBER: u32 = 0xD7;
-const TRACK_TYPE: u32 = 0x83;
-const CLUSTER: u32 = 0x1F43_B675;
-const SIMPLE_BLOCK: u32 = 0xA3;
-const BLOCK_GROUP: u32 = 0xA0;
-const BLOCK: u32 = 0xA1;
-const CUES: u32 = 0x1C53_BB6B;
-const CUE_POINT: u32 = 0xBB;
-const CUE_TRACK_POSITIONS: u32 = 0xB7;
-const CUE_TRACK: u32 = 0xF7;
+pub(super) const EBML: u32 = 0x1A45_DFA3;
+pub(super) const DOC_TYPE: u32 = 0x4282;
+pub(super) const SEGMENT: u32 = 0x1853_8067;
+pub(super) const SEEK_HEAD: u32 = 0x114D_9B74;
+pub(super) const SEEK: u32 = 0x4DBB;
+pub(super) const INFO: u32 = 0x1549_A966;
+pub(super) const TRACKS: u32 = 0x1654_AE6B;
+pub(super) const TRACK_ENTRY: u32 = 0xAE;
+pub(super) const TRACK_NUMBER: u32 = 0xD7;
+pub(super) const TRACK_TYPE: u32 = 0x83;
+pub(super) const CLUSTER: u32 = 0x1F43_B675;
+pub(super) const SIMPLE_BLOCK: u32 = 0xA3;
+pub(super) const BLOCK_GROUP: u32 = 0xA0;
+pub(super) const BLOCK: u32 = 0xA1;
+pub(super) const CUES: u32 = 0x1C53_BB6B;
+pub(super) const CUE_POINT: u32 = 0xBB;
+pub(super) const CUE_TRACK_POSITIONS: u32 = 0xB7;
 const TAGS: u32 = 0x1254_C367;
 const CHAPTERS: u32 = 0x1043_A770;
 const ATTACHMENTS: u32 = 0x1941_A469;
-const VOID: u32 = 0xEC;
-const CRC32: u32 = 0xBF;
-
-/// Segment children that hold nothing but metadata.
-const METADATA_TOP: [u32; 3] = [TAGS, ATTACHMENTS, CHAPTERS];
-/// `Info` children that say what the file is and when it was made: Title, DateUTC.
-const METADATA_INFO: [u32; 2] = [0x7BA9, 0x4461];
-/// `Info` children naming the programs that wrote the file (MuxingApp, WritingApp), which a
-/// phone app may fill with the device's name. Mandatory, so their text is overwritten
-/// instead (strings may be padded with zero bytes).
-const APP_NAMES: [u32; 2] = [0x4D80, 0x5741];
-/// What [`APP_NAMES`] say after stripping (cut to the space the original text had).
-const APP_NAME: &[u8] = b"natter";
-/// `TrackEntry` child naming the track (free text).
-const TRACK_NAME: u32 = 0x536E;
 
 /// Masters whose children are checked too.
 const MASTERS: [u32; 19] = [
@@ -103,26 +75,17 @@ const MAX_ELEMENTS: usize = 2 * MAX_TRACK_SAMPLES + 100_000;
 
 /// One element: its id and where its header and data lie.
 #[derive(Debug, Clone)]
-struct Element {
-    id: u32,
-    start: usize,
-    data: usize,
-    end: usize,
-    children: Vec<Element>,
+pub(super) struct Element {
+    pub(super) id: u32,
+    pub(super) start: usize,
+    pub(super) data: usize,
+    pub(super) end: usize,
+    pub(super) children: Vec<Element>,
 }
 
 impl Element {
-    fn child(&self, id: u32) -> Option<&Element> {
+    pub(super) fn child(&self, id: u32) -> Option<&Element> {
         self.children.iter().find(|c| c.id == id)
-    }
-
-    fn descendants(&self) -> impl Iterator<Item = &Element> {
-        let mut stack: Vec<&Element> = self.children.iter().rev().collect();
-        std::iter::from_fn(move || {
-            let next = stack.pop()?;
-            stack.extend(next.children.iter().rev());
-            Some(next)
-        })
     }
 }
 
@@ -146,7 +109,7 @@ fn read_id(buf: &[u8], pos: usize) -> Result<(u32, usize), MediaError> {
 }
 
 /// Reads an element size (1 to 8 bytes); `None` for the "unknown" size of a live recording.
-fn read_size(buf: &[u8], pos: usize) -> Result<(Option<u64>, usize), MediaError> {
+pub(super) fn read_size(buf: &[u8], pos: usize) -> Result<(Option<u64>, usize), MediaError> {
     let first = *buf
         .get(pos)
         .ok_or_else(|| cut_off("inside an element header"))?;
@@ -243,7 +206,7 @@ fn walk_until(
 }
 
 /// The EBML header's doc type and the segment.
-fn layout(input: &[u8]) -> Result<(String, Element), MediaError> {
+pub(super) fn layout(input: &[u8]) -> Result<(String, Element), MediaError> {
     let top = walk(input, 0, input.len(), 0)?;
     let header = top
         .first()
@@ -390,170 +353,11 @@ pub(super) fn probe(input: &[u8]) -> Result<VideoInfo, MediaError> {
     Ok(info)
 }
 
-/// The input with every metadata element (and with `mute`, the audio) overwritten by `Void`.
-pub(super) fn strip(input: &[u8], edits: &VideoEdits) -> Result<Vec<u8>, MediaError> {
-    if edits.trims() {
-        return Err(MediaError::UnsupportedVideo(
-            "trimming a WebM video (only MP4 and MOV can be cut without re-encoding)".into(),
-        ));
-    }
-    let (_, segment) = layout(input)?;
-    let mut voids: Vec<(usize, usize)> = Vec::new();
-    let mut renames: Vec<(usize, usize)> = Vec::new();
-    let audio_tracks: Vec<u64> = if edits.mute {
-        segment
-            .descendants()
-            .filter(|e| e.id == TRACK_ENTRY)
-            .filter(|t| t.child(TRACK_TYPE).map(|e| uint(input, e)) == Some(2))
-            .filter_map(|t| t.child(TRACK_NUMBER).map(|e| uint(input, e)))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let is_audio = |n: u64| audio_tracks.contains(&n);
-
-    for top in &segment.children {
-        match top.id {
-            id if METADATA_TOP.contains(&id) => voids.push((top.start, top.end)),
-            INFO => {
-                for e in &top.children {
-                    if METADATA_INFO.contains(&e.id) || e.id == CRC32 {
-                        voids.push((e.start, e.end));
-                    } else if APP_NAMES.contains(&e.id) {
-                        renames.push((e.data, e.end));
-                    }
-                }
-            }
-            TRACKS => {
-                for e in &top.children {
-                    if e.id == CRC32 {
-                        voids.push((e.start, e.end));
-                    } else if e.id == TRACK_ENTRY {
-                        let number = e.child(TRACK_NUMBER).map(|n| uint(input, n));
-                        if number.is_some_and(is_audio) {
-                            voids.push((e.start, e.end));
-                        } else if let Some(name) = e.child(TRACK_NAME) {
-                            voids.push((name.start, name.end));
-                        }
-                    }
-                }
-            }
-            SEEK_HEAD => {
-                for e in &top.children {
-                    let points_at_metadata = e.id == SEEK
-                        && e.child(SEEK_ID)
-                            .is_some_and(|id| METADATA_TOP.contains(&(uint(input, id) as u32)));
-                    if points_at_metadata || e.id == CRC32 {
-                        voids.push((e.start, e.end));
-                    }
-                }
-            }
-            CLUSTER if !audio_tracks.is_empty() => {
-                for e in &top.children {
-                    let block = match e.id {
-                        SIMPLE_BLOCK => Some(e),
-                        BLOCK_GROUP => e.child(BLOCK),
-                        CRC32 => {
-                            voids.push((e.start, e.end));
-                            None
-                        }
-                        _ => None,
-                    };
-                    if block
-                        .and_then(|b| block_track(input, b))
-                        .is_some_and(is_audio)
-                    {
-                        voids.push((e.start, e.end));
-                    }
-                }
-            }
-            CUES if !audio_tracks.is_empty() => {
-                for point in top.children.iter().filter(|e| e.id == CUE_POINT) {
-                    let positions: Vec<&Element> = point
-                        .children
-                        .iter()
-                        .filter(|e| e.id == CUE_TRACK_POSITIONS)
-                        .collect();
-                    let audio: Vec<&&Element> = positions
-                        .iter()
-                        .filter(|p| {
-                            p.child(CUE_TRACK)
-                                .map(|t| uint(input, t))
-                                .is_some_and(is_audio)
-                        })
-                        .collect();
-                    if !audio.is_empty() && audio.len() == positions.len() {
-                        voids.push((point.start, point.end));
-                    } else {
-                        voids.extend(audio.iter().map(|p| (p.start, p.end)));
-                    }
-                }
-                voids.extend(
-                    top.children
-                        .iter()
-                        .filter(|e| e.id == CRC32)
-                        .map(|e| (e.start, e.end)),
-                );
-            }
-            _ => {}
-        }
-    }
-
-    let mut out = input.to_vec();
-    for (start, end) in voids {
-        write_void(&mut out[start..end]);
-    }
-    for (start, end) in renames {
-        let text = &mut out[start..end];
-        text.fill(0);
-        let n = text.len().min(APP_NAME.len());
-        text[..n].copy_from_slice(&APP_NAME[..n]);
-    }
-    Ok(out)
-}
-
 /// An unsigned integer element's value (at most 8 bytes are read).
-fn uint(buf: &[u8], e: &Element) -> u64 {
+pub(super) fn uint(buf: &[u8], e: &Element) -> u64 {
     buf[e.data..e.end.min(e.data + 8)]
         .iter()
         .fold(0, |v, &b| v << 8 | u64::from(b))
-}
-
-/// The track number at the start of a block's data.
-fn block_track(buf: &[u8], block: &Element) -> Option<u64> {
-    read_size(buf, block.data).ok()?.0
-}
-
-/// Overwrites an element with a `Void` element of the same total length, data zeroed.
-fn write_void(span: &mut [u8]) {
-    let len = span.len();
-    span.fill(0);
-    // Every element is at least two bytes (an id and a size).
-    if len < 2 {
-        return;
-    }
-    span[0] = VOID as u8;
-    if len - 2 <= 126 {
-        span[1] = 0x80 | (len - 2) as u8;
-    } else {
-        // An 8-byte size: 0x01 then 56 bits.
-        let size = (len - 9) as u64;
-        span[1] = 0x01;
-        span[2..9].copy_from_slice(&size.to_be_bytes()[1..]);
-    }
-}
-
-/// The ids of metadata elements left in a WebM file (empty after [`strip`]).
-#[cfg(test)]
-fn metadata_left(input: &[u8]) -> Result<Vec<u32>, MediaError> {
-    let (_, segment) = layout(input)?;
-    Ok(segment
-        .descendants()
-        .filter(|e| {
-            METADATA_TOP.contains(&e.id) || METADATA_INFO.contains(&e.id) || e.id == TRACK_NAME
-        })
-        .map(|e| e.id)
-        .collect())
 }
 
 #[cfg(test)]
@@ -567,49 +371,13 @@ mod tests {
         out
     }
 
-    fn file(segment_children: &[u8]) -> Vec<u8> {
-        let mut out = element(&[0x1A, 0x45, 0xDF, 0xA3], &element(&[0x42, 0x82], b"webm"));
-        out.extend(element(&[0x18, 0x53, 0x80, 0x67], segment_children));
-        out
-    }
-
-    #[test]
-    fn voids_keep_the_length_and_parse_back() {
-        for len in [2usize, 3, 9, 10, 128, 129, 300] {
-            let mut span = vec![0xAA; len];
-            write_void(&mut span);
-            let (id, id_len) = read_id(&span, 0).expect("an id");
-            let (size, size_len) = read_size(&span, id_len).expect("a size");
-            assert_eq!(id, VOID);
-            assert_eq!(Some((len - 1 - size_len) as u64), size, "length {len}");
-        }
-    }
-
-    #[test]
-    fn stripping_leaves_no_metadata_element_and_keeps_the_length() {
-        let mut info = element(&[0x7B, 0xA9], b"My holiday");
-        info.extend(element(&[0x44, 0x61], &[1, 2, 3, 4, 5, 6, 7, 8]));
-        let mut children = element(&[0x15, 0x49, 0xA9, 0x66], &info);
-        // Tags > Tag > SimpleTag > TagName, TagString.
-        let mut simple = element(&[0x45, 0xA3], b"LOCATION");
-        simple.extend(element(&[0x44, 0x87], b"+48.8577+002.2950/"));
-        let tag = element(&[0x73, 0x73], &element(&[0x67, 0xC8], &simple));
-        children.extend(element(&[0x12, 0x54, 0xC3, 0x67], &tag));
-        let input = file(&children);
-        assert_eq!(
-            metadata_left(&input).expect("walks"),
-            vec![0x7BA9, 0x4461, TAGS]
-        );
-        let out = strip(&input, &VideoEdits::default()).expect("strips");
-        assert_eq!(out.len(), input.len());
-        assert_eq!(metadata_left(&out).expect("walks"), Vec::<u32>::new());
-        assert!(!out.windows(7).any(|w| w == b"holiday"));
-        assert!(!out.windows(7).any(|w| w == b"48.8577"));
-    }
-
     #[test]
     fn a_cut_off_segment_is_refused() {
-        let input = file(&element(&[0x15, 0x49, 0xA9, 0x66], &[0; 40]));
+        let mut input = element(&[0x1A, 0x45, 0xDF, 0xA3], &element(&[0x42, 0x82], b"webm"));
+        input.extend(element(
+            &[0x18, 0x53, 0x80, 0x67],
+            &element(&[0x15, 0x49, 0xA9, 0x66], &[0; 40]),
+        ));
         let cut = &input[..input.len() - 5];
         assert!(matches!(layout(cut), Err(MediaError::CorruptVideo(_))));
     }

@@ -223,8 +223,48 @@ pub fn vp9_webm() -> &'static [u8] {
     })
 }
 
+/// VP9 + Opus WebM, 8 s at 30 fps with a keyframe every second (`-g 30`), carrying a title,
+/// a location, a stream title and a free tag: the clip the cutting tests cut.
+pub fn long_webm() -> &'static [u8] {
+    static CELL: OnceLock<Vec<u8>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        make(
+            "long.webm",
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=30:duration=8",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:duration=8",
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-g",
+                "30",
+                "-c:a",
+                "libopus",
+                "-shortest",
+                "-metadata",
+                "title=SECRET",
+                "-metadata",
+                "location=+48.8577+002.2950/",
+                "-metadata",
+                "comment=NatterCam diary",
+                "-metadata:s:v",
+                "title=NatterCam back camera",
+            ],
+        )
+    })
+}
+
 /// VP9 + Opus, 3 s, written as a live stream (what a browser's MediaRecorder makes): segment
-/// and clusters of unknown size, no duration, no index.
+/// and clusters of unknown size, no duration, no index; a keyframe every second (`-g 25`).
 pub fn live_webm() -> &'static [u8] {
     static CELL: OnceLock<Vec<u8>> = OnceLock::new();
     CELL.get_or_init(|| {
@@ -238,6 +278,8 @@ pub fn live_webm() -> &'static [u8] {
                 "realtime",
                 "-cpu-used",
                 "8",
+                "-g",
+                "25",
                 "-c:a",
                 "libopus",
                 "-shortest",
@@ -317,6 +359,41 @@ pub fn stream_types(probe: &serde_json::Value) -> Vec<String> {
         .flatten()
         .filter_map(|s| s["codec_type"].as_str().map(String::from))
         .collect()
+}
+
+/// How many pictures ffprobe decodes from the video stream (`-count_frames`).
+pub fn video_frames(bytes: &[u8]) -> u32 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("count.bin");
+    std::fs::write(&path, bytes).expect("write");
+    let out = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            s(&path),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe counted no frames: {text:?}"))
+}
+
+/// When ffprobe says the file starts, in ms (the format's `start_time`).
+pub fn start_ms(probe: &serde_json::Value) -> i64 {
+    let seconds: f64 = probe["format"]["start_time"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("a start time");
+    (seconds * 1000.0).round() as i64
 }
 
 /// The container duration ffprobe reports, in ms.
