@@ -186,6 +186,7 @@ pub fn handle<R: Runtime>(
     responder: UriSchemeResponder,
 ) {
     let client = ctx.app_handle().state::<Client>().inner().clone();
+    let origin = app_origin(ctx.app_handle());
     // `convertFileSrc` percent-encodes the id ("staged%2F…"); ids are UUIDs, nothing else.
     let path = request
         .uri()
@@ -200,7 +201,7 @@ pub fn handle<R: Runtime>(
         .map(str::to_string);
     tauri::async_runtime::spawn(async move {
         let response = match serve(&client, &path).await {
-            Ok((bytes, mime)) => respond(bytes, &mime, range.as_deref()),
+            Ok((bytes, mime)) => respond(bytes, &mime, range.as_deref(), &origin),
             Err(e) => {
                 tracing::warn!(%path, code = %e.code, error = %e.message, "media request failed");
                 let status = if e.code == ErrorCode::MediaNotFound {
@@ -221,17 +222,36 @@ pub fn handle<R: Runtime>(
     });
 }
 
+/// The origin the app's own page is served from (the dev server's in a dev build). Responses
+/// allow it, as Tauri's own asset protocol does, so that the page may read what it loads:
+/// the composer draws a staged video's first frame to a canvas to make its poster, and a
+/// canvas fed from another origin without that permission cannot be read back.
+fn app_origin<R: Runtime>(app: &tauri::AppHandle<R>) -> String {
+    if tauri::is_dev() {
+        if let Some(url) = &app.config().build.dev_url {
+            return url.origin().ascii_serialization();
+        }
+    }
+    if cfg!(any(windows, target_os = "android")) {
+        "http://tauri.localhost".to_string()
+    } else {
+        "tauri://localhost".to_string()
+    }
+}
+
 /// The whole file, or the byte range a video element asks for (WebKit plays video only
 /// from a server that answers ranges).
 fn respond(
     bytes: Vec<u8>,
     mime: &str,
     range: Option<&str>,
+    origin: &str,
 ) -> tauri::http::Result<Response<Vec<u8>>> {
     let total = bytes.len();
     let base = || {
         Response::builder()
             .header(header::CONTENT_TYPE, mime)
+            .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin)
             .header("X-Content-Type-Options", "nosniff")
             .header(header::ACCEPT_RANGES, "bytes")
             .header(

@@ -17,6 +17,7 @@ const api = vi.hoisted(() => {
     duration_ms: name.endsWith('.mp4') ? 12_000 : 0,
     size: 1000,
     blurhash: '',
+    placeholder: false,
   });
   const result = (path: string) => {
     const name = path.split('/').pop()!;

@@ -100,6 +100,22 @@ describe('an album in the chat', () => {
     expect(r.getByLabelText('Open Photo 1 of 2 from bob')).toBeTruthy();
   });
 
+  it('marks animated GIFs with a badge over their still thumbnail, and names them', () => {
+    const message = album(3);
+    message.media[0] = item(1, { mime: 'image/gif' });
+    message.media[2] = item(3, { kind: 'video', mime: 'video/mp4', duration_ms: 3000 });
+    const r = render(MessageBubble, { message, showSender: false });
+    const [gif, photo, video] = r.getAllByTestId('album-item');
+    expect(gif.querySelector('[data-testid="gif-badge"]')?.textContent).toBe('GIF');
+    expect(gif.querySelectorAll('img')[1].getAttribute('src')).toBe('natter-media://localhost/t1');
+    expect(r.getByLabelText('Open GIF 1 of 3 from bob')).toBeTruthy();
+    // Photos and videos carry no GIF badge; videos keep theirs.
+    expect(photo.querySelector('[data-testid="gif-badge"]')).toBeNull();
+    expect(video.querySelector('[data-testid="gif-badge"]')).toBeNull();
+    expect(video.textContent).toContain('▶ 0:03');
+    expect(r.getAllByTestId('gif-badge')).toHaveLength(1);
+  });
+
   it('renders a caption with markup as text', () => {
     const evil = '<img src=x onerror="window.pwned=1"><b>bold</b>';
     const r = render(MessageBubble, { message: album(3, { text: evil }), showSender: false });
@@ -205,7 +221,24 @@ describe('the viewer', () => {
     expect(v.dialog.querySelector('img[src="natter-media://localhost/t1"]')).toBeTruthy();
     await fireEvent.load(full);
     expect(full.classList.contains('loaded')).toBe(true);
+    // The stills go once the full picture is there (it may be transparent).
+    expect(v.dialog.querySelector('img[src="natter-media://localhost/t1"]')).toBeNull();
     expect(v.queryByTestId('save-all')).toBeNull(); // one item: Save is enough
+  });
+
+  it('plays a GIF: the full file, not its still thumbnail', async () => {
+    const message = album(2);
+    message.media[1] = item(2, { mime: 'image/gif' });
+    const v = viewer(message, 1);
+    const gif = v.getByTestId('viewer-image');
+    expect(gif.getAttribute('src')).toBe('natter-media://localhost/p2');
+    expect(gif.getAttribute('alt')).toBe('GIF 2 of 2');
+    await fireEvent.load(gif);
+    expect([...v.dialog.querySelectorAll('.picture img')].map((i) => i.getAttribute('src'))).toEqual(['natter-media://localhost/p2']);
+    // Saved as what it is.
+    api.save.mockResolvedValueOnce(null);
+    await fireEvent.click(v.getByTestId('save-one'));
+    await vi.waitFor(() => expect(api.save).toHaveBeenCalledWith({ defaultPath: 'Natter 2025-06-01 140500 (2).gif' }));
   });
 
   it('plays videos inline with controls', () => {

@@ -2,10 +2,12 @@
 // pasted or captured), their edits, the caption and the HD choice. The core prepares files
 // and decides what it accepts; this keeps the tray's order, the 9-item limit and the drafts.
 // One draft per chat, kept while the app runs, so switching chats does not lose a tray.
+// A video the core could not decode gets its poster from the web view's player afterwards.
 import { commands, messageOf, onCoreEvent, unwrap } from './api';
 import type { AlbumItemDraft, MessageView, PhotoEdits, StageResult, StagedMedia, VideoEdits } from './bindings';
 import { ALBUM_MAX_ITEMS } from './album-layout';
 import { identity, normalize } from './edits';
+import { makePoster, wantsPoster, type Poster } from './poster';
 
 /** Longest caption, in characters (the core checks it too). */
 export const CAPTION_MAX_CHARS = 1000;
@@ -23,6 +25,8 @@ export type TrayItem = {
   error: string | null;
   edits: PhotoEdits;
   video: VideoEdits | null;
+  /** A video's first frame as the web view drew it (a blob: address), shown in its tile. */
+  poster: string | null;
 };
 
 let nextKey = 0;
@@ -30,6 +34,10 @@ let nextKey = 0;
 /** Tells the core a prepared file is not wanted; nothing for the user to act on if it fails. */
 function unstage(id: string) {
   unwrap(commands.mediaUnstage(id)).catch((e) => console.warn('unstage:', messageOf(e)));
+}
+
+function forgetPoster(item: TrayItem) {
+  if (item.poster) URL.revokeObjectURL(item.poster);
 }
 
 export class AlbumDraft {
@@ -46,9 +54,12 @@ export class AlbumDraft {
 
   readonly conversationId: string;
   #preparing = 0;
+  readonly #poster: (item: StagedMedia) => Promise<Poster | null>;
 
-  constructor(conversationId: string) {
+  /** `poster` makes a poster for a video the core could not decode (tests give a fake). */
+  constructor(conversationId: string, poster: (item: StagedMedia) => Promise<Poster | null> = makePoster) {
     this.conversationId = conversationId;
+    this.#poster = poster;
   }
 
   /** Items that will be sent, in order. */
@@ -91,6 +102,7 @@ export class AlbumDraft {
     if (!item) return;
     this.items = this.items.filter((i) => i !== item);
     if (this.room > 0) this.notice = '';
+    forgetPoster(item);
     if (item.staged) unstage(item.staged.id);
   }
 
@@ -123,6 +135,7 @@ export class AlbumDraft {
     this.error = '';
     try {
       const m = await unwrap(commands.sendAlbum(this.conversationId, items, this.caption, this.hd));
+      this.items.forEach(forgetPoster);
       this.items = [];
       this.caption = '';
       this.notice = '';
@@ -154,6 +167,7 @@ export class AlbumDraft {
       error: null,
       edits: identity(),
       video: null,
+      poster: null,
     }));
     this.items = [...this.items, ...made];
     return made.map((m) => m.key);
@@ -175,6 +189,9 @@ export class AlbumDraft {
         if (r?.item) return { ...item, key: r.item.id, name: r.item.name || item.name, staged: r.item };
         return { ...item, error: r?.error?.message ?? 'This file could not be prepared.' };
       });
+      for (const r of results) {
+        if (r?.item && wantsPoster(r.item) && this.items.some((it) => it.key === r.item?.id)) void this.#addPoster(r.item);
+      }
     } catch (e) {
       this.items = this.items.filter((i) => !keys.includes(i.key));
       this.error = messageOf(e);
@@ -182,6 +199,18 @@ export class AlbumDraft {
       this.#preparing--;
       if (this.#preparing === 0) this.progress = null;
     }
+  }
+
+  /** Asks the web view for a video's first frame; the item (if still here) shows it. */
+  async #addPoster(staged: StagedMedia) {
+    const got = await this.#poster(staged);
+    if (!got) return;
+    const item = this.items.find((i) => i.key === staged.id);
+    // Removed or sent meanwhile: nothing to show it in.
+    if (!item) return;
+    forgetPoster(item);
+    const poster = URL.createObjectURL(got.frame);
+    this.items = this.items.map((i) => (i === item ? { ...i, staged: got.staged, poster } : i));
   }
 }
 

@@ -85,6 +85,11 @@ export const commands = {
 	mediaStage: (conversationId: string, paths: string[], hd: boolean) => typedError<StageResult[], ApiError>(__TAURI_INVOKE("media_stage", { conversationId, paths, hd })),
 	/**  Prepares a pasted image or a camera capture (base64 bytes). */
 	mediaStageBytes: (conversationId: string, name: string, base64: string, hd: boolean) => typedError<StageResult, ApiError>(__TAURI_INVOKE("media_stage_bytes", { conversationId, name, base64, hd })),
+	/**
+	 *  Gives a staged video this device could not decode (`placeholder`) a poster: a frame the
+	 *  web view's own player drew (JPEG or PNG, base64). Checked by the core like any photo.
+	 */
+	mediaSetPoster: (id: string, base64: string) => typedError<StagedMedia, ApiError>(__TAURI_INVOKE("media_set_poster", { id, base64 })),
 	/**  Forgets a staged item (removed from the composer). */
 	mediaUnstage: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_unstage", { id })),
 	/**  Sends staged items as one album (1 to 9) with a caption; it shows at once as "sending". */
@@ -407,6 +412,12 @@ export type StagedMedia = {
 	/**  Bytes of the prepared file. */
 	size: number,
 	blurhash: string,
+	/**
+	 *  A video whose first frame this device's own decoder cannot read (HEVC, VP9, AV1): its
+	 *  preview is a plain placeholder of its shape until the app hands over a frame the
+	 *  platform decoded ([`Client::set_staged_poster`](crate::Client::set_staged_poster)).
+	 */
+	placeholder: boolean,
 };
 
 /**

@@ -41,6 +41,19 @@ export async function onFileDrop(hover: (over: boolean) => void, drop: (paths: s
   }
 }
 
+/**
+ * The images on a paste's clipboard with the names they are staged under (none for a text
+ * paste): their own, or "pasted-20250601140500.png" for the browser's generic "image.png".
+ */
+export function pastedFiles(e: ClipboardEvent): { name: string; file: File }[] {
+  const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+  return pastedImages(e).map((f, i) => {
+    const ext = f.type.split('/')[1]?.replace('jpeg', 'jpg') || 'png';
+    const name = f.name && f.name !== 'image.png' ? f.name : `pasted-${stamp}${i ? `-${i + 1}` : ''}.${ext}`;
+    return { name, file: f };
+  });
+}
+
 /** The images on a paste's clipboard (none for a text paste). */
 export function pastedImages(e: ClipboardEvent): File[] {
   const items = e.clipboardData?.items;

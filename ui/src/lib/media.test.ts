@@ -60,6 +60,8 @@ describe('helpers', () => {
     expect(describeItems(['video', 'video'])).toBe('2 videos');
     expect(itemLabel({ kind: 'video', duration_ms: 12_400 }, 1, 5)).toBe('Video 2 of 5, 0:12');
     expect(itemLabel({ kind: 'image', duration_ms: 0 }, 0, 1)).toBe('Photo');
+    expect(itemLabel({ kind: 'image', mime: 'image/gif', duration_ms: 0 }, 2, 3)).toBe('GIF 3 of 3');
+    expect(itemLabel({ kind: 'image', mime: 'image/webp', duration_ms: 0 }, 2, 3)).toBe('Photo 3 of 3');
     const at = new Date(2025, 2, 4, 9, 5, 7).getTime();
     expect(saveName({ mime: 'image/jpeg', kind: 'image' }, at, 0)).toBe('Natter 2025-03-04 090507.jpg');
     expect(saveName({ mime: 'video/quicktime', kind: 'video' }, at, 2)).toBe('Natter 2025-03-04 090507 (3).mov');

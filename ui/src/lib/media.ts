@@ -124,9 +124,21 @@ export function saveName(item: Pick<MediaItemView, 'mime' | 'kind'>, sentAt: num
   return `Natter ${day} ${time}${index > 0 ? ` (${index + 1})` : ''}.${ext}`;
 }
 
-/** What an item is, for labels: "Photo 2 of 5", "Video 1 of 3, 0:12". */
-export function itemLabel(item: Pick<MediaItemView, 'kind' | 'duration_ms'>, index: number, count: number): string {
-  const kind = item.kind === 'video' ? 'Video' : 'Photo';
+/**
+ * An animated GIF (the core keeps those as GIFs; a still one becomes a photo): the viewer
+ * plays the file itself, the album shows its still thumbnail with a badge.
+ */
+export function isGif(item: { mime?: string }): boolean {
+  return item.mime === 'image/gif';
+}
+
+/** What an item is, for labels: "Photo 2 of 5", "Video 1 of 3, 0:12", "GIF". */
+export function itemLabel(
+  item: Pick<MediaItemView, 'kind' | 'duration_ms'> & { mime?: string },
+  index: number,
+  count: number,
+): string {
+  const kind = item.kind === 'video' ? 'Video' : isGif(item) ? 'GIF' : 'Photo';
   const of = count > 1 ? ` ${index + 1} of ${count}` : '';
   return item.kind === 'video' ? `${kind}${of}, ${duration(item.duration_ms)}` : `${kind}${of}`;
 }
