@@ -177,7 +177,7 @@ impl Client {
         }
     }
 
-    async fn staged_meta(&self, id: Uuid) -> Result<StagedMeta> {
+    pub(crate) async fn staged_meta(&self, id: Uuid) -> Result<StagedMeta> {
         let path = self.staging_dir(id).join("meta.json");
         let json = tokio::fs::read(&path).await.map_err(|_| {
             CoreError::from(ApiError::new(

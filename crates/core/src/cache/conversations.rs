@@ -1,14 +1,14 @@
 //! Conversations in the cache: stored as the server sees them, listed with their unread counts and last message.
 
-use natter_protocol::{Conversation, ConversationKind, Message};
+use natter_protocol::{Conversation, ConversationKind};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 use uuid::Uuid;
 
 use super::receipts::{my_read_seq, recount_unread};
-use super::{kind_str, now_ms, uuid, Cache, Positions, MESSAGE_COLUMNS, PENDING_BASE};
-use crate::error::{CoreError, Result};
-use crate::views::{ConversationView, MediaReminder, MessageStatus, MessageView, VoiceView};
+use super::{kind_str, uuid, Cache};
+use crate::error::Result;
+use crate::views::{ConversationView, MediaReminder};
 
 impl Cache {
     /// Stores conversations and their members as the server sees them.

@@ -3,15 +3,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use natter_protocol::{Conversation, ConversationKind, Message};
+use natter_protocol::{Account, Message};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::receipts::{my_read_seq, recount_unread};
-use super::{kind_str, now_ms, uuid, Cache, Positions, MESSAGE_COLUMNS, PENDING_BASE};
+use super::{
+    album, now_ms, uuid, Cache, PendingVoice, Positions, INSERT_CHUNK, MESSAGE_COLUMNS,
+    PENDING_BASE,
+};
 use crate::error::{CoreError, Result};
-use crate::views::{ConversationView, MediaReminder, MessageStatus, MessageView, VoiceView};
+use crate::views::{MessageStatus, MessageView, VoiceView};
 
 impl Cache {
     async fn positions(&self, me: Uuid, conv: Uuid) -> Result<Positions> {

@@ -11,22 +11,18 @@ mod receipts;
 mod session;
 mod voice;
 
-use receipts::{my_read_seq, recount_unread};
-
-use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use natter_protocol::{Account, Conversation, ConversationKind, Message};
+use natter_protocol::{Account, ConversationKind};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
-use crate::views::{ConversationView, MediaReminder, MessageStatus, MessageView, VoiceView};
 
 /// Sort keys of messages still in the outbox start here, above any sequence number, and stay
 /// below 2^53 so JavaScript numbers hold them exactly.
@@ -58,8 +54,6 @@ pub(crate) struct OutboxItem {
 }
 
 pub(crate) use album::PendingItem;
-pub use messages::StoreOutcome;
-pub(crate) use outbox::UploadJob;
 
 /// A voice note written locally, about to be queued.
 #[derive(Debug, Clone)]
