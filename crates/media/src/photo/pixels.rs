@@ -6,7 +6,6 @@ use std::io::Cursor;
 
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ExtendedColorType, RgbImage, RgbaImage};
@@ -213,17 +212,25 @@ fn flatten_on_white(rgba: &RgbaImage) -> RgbImage {
     })
 }
 
-/// Baseline JPEG from pixels: the encoder writes a JFIF header and nothing else (no EXIF, no
-/// ICC profile, no thumbnail).
+/// JPEG from pixels: baseline, 4:2:0 chroma (as cameras, libjpeg and libvips write it), the
+/// standard Huffman tables. The encoder writes a JFIF header and nothing else (no EXIF, no ICC
+/// profile, no thumbnail). Not jpeg-encoder's optimised Huffman tables: it then writes one scan
+/// per component, which zune-jpeg 0.5.15 (image's decoder) silently decodes to wrong colours;
+/// progressive (optimised tables, decoded right) came out 2% larger and slower (benches/photos.rs).
 fn encode_jpeg(img: &RgbImage) -> Result<Vec<u8>, MediaError> {
+    let side = |px: u32| {
+        u16::try_from(px).map_err(|_| {
+            MediaError::ImageCodec(format!(
+                "JPEG encoding failed: {px} px is beyond JPEG's limit"
+            ))
+        })
+    };
+    let (width, height) = (side(img.width())?, side(img.height())?);
     let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
-        .encode(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            ExtendedColorType::Rgb8,
-        )
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder
+        .encode(img.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| MediaError::ImageCodec(format!("JPEG encoding failed: {e}")))?;
     Ok(out)
 }
