@@ -267,7 +267,10 @@ async fn a_text_written_while_an_album_uploads_goes_ahead_of_it() {
         .send_album(conv, drafts(&ids), "the slow one", false)
         .await
         .unwrap();
-    assert!(album.media[0].size > 900_000, "fixture too small to be slow");
+    assert!(
+        album.media[0].size > 900_000,
+        "fixture too small to be slow"
+    );
     let text = alice.send(conv, "photo is coming").await;
 
     // The text arrives while the album is still uploading.
@@ -288,7 +291,11 @@ async fn a_text_written_while_an_album_uploads_goes_ahead_of_it() {
     let got = album_arrives(&bob, conv, "the slow one").await;
     alice.wait_for_status(album.id, MessageStatus::Sent).await;
     let text_seq = bob.wait_for_text(conv, "photo is coming").await.seq;
-    assert!(got.seq > text_seq, "order on bob's side: {text_seq:?} then {:?}", got.seq);
+    assert!(
+        got.seq > text_seq,
+        "order on bob's side: {text_seq:?} then {:?}",
+        got.seq
+    );
     alice.wait_for_status(text.id, MessageStatus::Sent).await;
 }
 
@@ -356,7 +363,12 @@ fn clip(dir: &Path, name: &str, secs: u32, codec: &[&str]) -> PathBuf {
 /// What `ffprobe` (an independent reader) says of a file: its streams' types and duration.
 fn ffprobe(path: &Path) -> (Vec<String>, f64) {
     let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_type:format=duration"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type:format=duration",
+        ])
         .args(["-of", "json"])
         .arg(path)
         .output()
@@ -393,7 +405,10 @@ async fn a_trimmed_muted_video_and_a_photo_arrive_as_one_album() {
     let pic = photo(files.path(), "pic.jpg", 800, 600, false);
     let ids = stage(&alice, conv, &[video, pic]).await;
     let staged = alice.client.messages(conv, None, 1).await.unwrap();
-    assert!(staged.iter().all(|m| m.media.is_empty()), "staging sent something");
+    assert!(
+        staged.iter().all(|m| m.media.is_empty()),
+        "staging sent something"
+    );
 
     let mut items = drafts(&ids);
     items[0].video = Some(natter_core::VideoEdits {
@@ -430,11 +445,19 @@ async fn a_trimmed_muted_video_and_a_photo_arrive_as_one_album() {
         );
     }
     // the poster is the clip's first frame, not a blank placeholder
-    let (thumb, mime) = bob.client.album_file(got.media[0].thumbnail_id).await.unwrap();
+    let (thumb, mime) = bob
+        .client
+        .album_file(got.media[0].thumbnail_id)
+        .await
+        .unwrap();
     assert_eq!(mime, "image/jpeg");
     let img = image::open(thumb).unwrap().to_rgb8();
     let colours: std::collections::HashSet<_> = img.pixels().map(|p| p.0).collect();
-    assert!(colours.len() > 50, "the poster is flat: {} colours", colours.len());
+    assert!(
+        colours.len() > 50,
+        "the poster is flat: {} colours",
+        colours.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,7 +472,14 @@ async fn a_video_this_device_cannot_decode_takes_its_poster_from_the_platform() 
         files.path(),
         "screen.webm",
         2,
-        &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus"],
+        &[
+            "-c:v",
+            "libvpx-vp9",
+            "-deadline",
+            "realtime",
+            "-c:a",
+            "libopus",
+        ],
     );
     let results = alice
         .client
@@ -457,7 +487,10 @@ async fn a_video_this_device_cannot_decode_takes_its_poster_from_the_platform() 
         .await
         .unwrap();
     let item = results[0].item.clone().expect("the webm is staged");
-    assert!(item.placeholder, "VP9 has no decoder here: a placeholder is expected");
+    assert!(
+        item.placeholder,
+        "VP9 has no decoder here: a placeholder is expected"
+    );
 
     let png = |w: u32, h: u32| {
         let img = RgbImage::from_pixel(w, h, Rgb([20, 200, 40]));
@@ -472,7 +505,10 @@ async fn a_video_this_device_cannot_decode_takes_its_poster_from_the_platform() 
         ErrorCode::InvalidImage,
         "a square poster for a 4:3 video"
     );
-    let garbage = alice.client.set_staged_poster(item.id, b"<html>".to_vec()).await;
+    let garbage = alice
+        .client
+        .set_staged_poster(item.id, b"<html>".to_vec())
+        .await;
     assert!(garbage.is_err());
     let fixed = alice
         .client
@@ -489,10 +525,17 @@ async fn a_video_this_device_cannot_decode_takes_its_poster_from_the_platform() 
         .unwrap();
     let got = album_arrives(&bob, conv, "green").await;
     assert_eq!(got.media[0].mime, "video/webm");
-    let (thumb, _) = bob.client.album_file(got.media[0].thumbnail_id).await.unwrap();
+    let (thumb, _) = bob
+        .client
+        .album_file(got.media[0].thumbnail_id)
+        .await
+        .unwrap();
     let img = image::open(thumb).unwrap().to_rgb8();
     let p = img.get_pixel(img.width() / 2, img.height() / 2).0;
-    assert!(p[1] > 150 && p[0] < 80 && p[2] < 100, "bob's poster is {p:?}, not green");
+    assert!(
+        p[1] > 150 && p[0] < 80 && p[2] < 100,
+        "bob's poster is {p:?}, not green"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,7 +565,10 @@ async fn staged_files_left_by_a_crashed_composer_are_swept_at_the_next_start() {
         (!old.exists()).then_some(())
     })
     .await;
-    assert!(staging.join(ids[1].to_string()).exists(), "today's staged photo was swept");
+    assert!(
+        staging.join(ids[1].to_string()).exists(),
+        "today's staged photo was swept"
+    );
     // the one kept can still be sent
     alice
         .client

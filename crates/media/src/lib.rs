@@ -33,7 +33,10 @@ pub use photo::{
     ImageInfo, ImageKind, PhotoEdits, PrepareOptions, PreparedPhoto, TextOverlay,
 };
 pub use resample::{downmix, Resampler};
-pub use video::{looks_like_video, probe, remux, AudioCodec, Container, Remuxed, VideoCodec, VideoEdits, VideoInfo};
+pub use video::{
+    looks_like_video, probe, remux, AudioCodec, Container, Remuxed, VideoCodec, VideoEdits,
+    VideoInfo,
+};
 pub use waveform::{waveform_of, WaveformBuilder};
 pub use writer::{OggOpusWriter, PACKETS_PER_PAGE};
 

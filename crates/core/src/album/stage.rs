@@ -25,7 +25,6 @@ impl Client {
         self.profile_dir().join("staging").join(id.to_string())
     }
 
-
     /// What the composer shows of a staged item, and its content type: a photo's prepared
     /// preview (upright, at most 2048 px, before edits), or a video itself (to play and trim).
     pub async fn staged_file(&self, id: Uuid) -> Result<(PathBuf, String)> {
@@ -122,9 +121,9 @@ impl Client {
         let what = name.clone();
         let (prepared, video, placeholder) =
             tokio::task::spawn_blocking(move || prepare_any(&bytes, hd))
-            .await
-            .map_err(|e| CoreError::Storage(format!("preparing {what}: {e}")))?
-            .map_err(media_error)?;
+                .await
+                .map_err(|e| CoreError::Storage(format!("preparing {what}: {e}")))?
+                .map_err(media_error)?;
         let item = match &video {
             None => StagedMedia {
                 id,

@@ -378,7 +378,6 @@ impl Cache {
     }
 }
 
-
 /// The `played_by` column: comma-separated user ids.
 fn played_by_column(ids: &[Uuid]) -> String {
     ids.iter()

@@ -361,7 +361,11 @@ pub async fn sweep_uploads(state: AppState, ttl: std::time::Duration, every: std
             _ = tick.tick() => {}
         }
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let stale = match state.store.stale_uploads(now_ms().saturating_sub(ttl_ms)).await {
+        let stale = match state
+            .store
+            .stale_uploads(now_ms().saturating_sub(ttl_ms))
+            .await
+        {
             Ok(ids) => ids,
             Err(e) => {
                 tracing::warn!(error = %e, "could not look for abandoned uploads");

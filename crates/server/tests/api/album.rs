@@ -477,7 +477,14 @@ async fn an_abandoned_upload_is_swept_and_its_partial_file_removed() {
     while start.elapsed() < Duration::from_millis(1_500) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let end = (at as usize + 1_000).min(photo.len() - 1);
-        let r = piece(&alice, active, at, photo.len() as u64, &photo[at as usize..end]).await;
+        let r = piece(
+            &alice,
+            active,
+            at,
+            photo.len() as u64,
+            &photo[at as usize..end],
+        )
+        .await;
         assert_eq!(r.status(), 204, "the active upload was swept");
         at = end as u64;
     }
@@ -487,7 +494,14 @@ async fn an_abandoned_upload_is_swept_and_its_partial_file_removed() {
     let r = piece(&alice, abandoned, 0, photo.len() as u64, &photo).await;
     assert_eq!(r.status(), 201);
     // the active one finishes
-    let r = piece(&alice, active, at, photo.len() as u64, &photo[at as usize..]).await;
+    let r = piece(
+        &alice,
+        active,
+        at,
+        photo.len() as u64,
+        &photo[at as usize..],
+    )
+    .await;
     assert_eq!(r.status(), 201);
     assert_eq!(fetch(&alice, active).await.bytes().await.unwrap(), photo);
 }
