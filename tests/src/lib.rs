@@ -202,6 +202,23 @@ impl TestClient {
         .await
     }
 
+    /// Waits until the server has accepted `id`: Sent, or already Delivered or Read when the
+    /// other side was quick.
+    pub async fn wait_until_accepted(&self, id: Uuid) {
+        eventually(
+            &format!("the server accepts {}'s {id}", self.name),
+            || async {
+                let m = self.client.message(id).await.ok()??;
+                matches!(
+                    m.status,
+                    MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Read
+                )
+                .then_some(())
+            },
+        )
+        .await
+    }
+
     /// Stops the client the way quitting the app does.
     pub async fn quit(self) {
         self.client.shutdown().await;
