@@ -11,13 +11,17 @@
 //! pipeline; [`prepare_photo`] is the same with none.
 //!
 //! Animated GIFs within [`MAX_ANIMATION_FRAMES`] and [`MAX_ANIMATION_PIXELS`] stay animated
-//! GIFs, every frame edited alike (see [`animation`]); over those limits they become a still of
+//! GIFs, every frame edited alike (see `animation.rs`); over those limits they become a still of
 //! their first frame. APNGs and animated WebPs always become a still of their first frame.
+//!
+//! [`strip_metadata`] is for the server's copy of a file a client did not prepare: it removes
+//! the metadata from the file as it is, without decoding or re-encoding anything.
 
 mod animation;
 pub mod edit;
 mod pixels;
 mod sniff;
+mod strip;
 mod text;
 
 use std::io::Cursor;
@@ -28,6 +32,7 @@ use image::{DynamicImage, ImageReader, Limits};
 use crate::MediaError;
 pub use edit::{CropRect, PhotoEdits, TextOverlay};
 pub use sniff::{sniff, ImageKind};
+pub use strip::strip_metadata;
 
 /// Largest input file accepted, checked before anything is parsed: 50 MiB (a 100 MP camera
 /// JPEG is ~40 MiB).
