@@ -424,6 +424,42 @@ fn an_animation_over_the_pixel_limit_is_refused_by_the_server_before_decoding() 
 }
 
 #[test]
+fn an_animation_too_big_for_the_server_becomes_a_still() {
+    // Ten frames of 1600×1600 noise in a 256-colour global palette: LZW cannot shrink noise,
+    // so the file is over the 25 MiB the server stores, though within the frame and pixel
+    // limits.
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    };
+    let palette = noise(256 * 3);
+    let mut encoder = gif::Encoder::new(Vec::new(), 1600, 1600, &palette).unwrap();
+    encoder.set_repeat(Repeat::Infinite).unwrap();
+    for _ in 0..10 {
+        let mut frame = gif::Frame::from_indexed_pixels(1600, 1600, noise(1600 * 1600), None);
+        frame.delay = 10;
+        encoder.write_frame(&frame).unwrap();
+    }
+    let input = encoder.into_inner().unwrap();
+    assert!(
+        input.len() > natter_protocol::limits::IMAGE_MAX_BYTES,
+        "{} bytes",
+        input.len()
+    );
+    let photo = prepare_photo(&input, &SD).unwrap();
+    assert_eq!(photo.mime, "image/jpeg");
+    assert!(photo.animated);
+    assert_eq!((photo.width, photo.height), (1600, 1600));
+}
+
+#[test]
 fn a_single_frame_gif_becomes_a_jpeg_as_before() {
     let input = write_gif(
         64,

@@ -16,6 +16,10 @@
 //!
 //! Either way the thumbnail and blurhash come from the first (edited) frame. The frames are
 //! decoded one at a time, so memory holds a canvas or two, never the whole animation.
+//!
+//! An animation whose file would come out larger than the server stores
+//! ([`IMAGE_MAX_BYTES`]) is kept as a still of its first frame instead, like one over the
+//! limits: a prepared photo must always be one the server takes.
 
 use std::io::Cursor;
 
@@ -24,6 +28,7 @@ use gif::{DecodeOptions, DisposalMethod, Encoder, Repeat};
 use image::codecs::gif::GifDecoder;
 use image::metadata::Orientation;
 use image::{AnimationDecoder, ImageDecoder, Limits, RgbaImage};
+use natter_protocol::limits::IMAGE_MAX_BYTES;
 
 use super::edit::{PhotoEdits, Plan};
 use super::pixels::{self, Pixels};
@@ -110,8 +115,8 @@ pub(crate) fn scan(input: &[u8], depth: Depth) -> Result<Scan, MediaError> {
 
 /// Prepares an animated GIF that is within the animation limits as an animated GIF (see the
 /// module's doc). `None` when it cannot stay animated after all (a frame reaches outside the
-/// picture): the caller then keeps the first frame as a still, as for any animation over the
-/// limits.
+/// picture, or the file would be over [`IMAGE_MAX_BYTES`]): the caller then keeps the first
+/// frame as a still, as for any animation over the limits.
 pub(crate) fn prepare(
     input: &[u8],
     edits: &PhotoEdits,
@@ -149,6 +154,9 @@ pub(crate) fn prepare(
     } else {
         reencode(input, &scan, &plan, max_edge, &mut resizer)?
     };
+    if bytes.len() > IMAGE_MAX_BYTES {
+        return Ok(None);
+    }
     let thumb = pixels::thumbnail(&mut resizer, pixels::flatten_on_white(&first))?;
     Ok(Some(PreparedPhoto {
         bytes,
