@@ -52,6 +52,9 @@ enum Item {
         height: u32,
         bytes: usize,
         mime: &'static str,
+        /// The input was an animation; it still is when `mime` is `image/gif`, otherwise
+        /// only its first frame was kept.
+        animated: bool,
         blurhash: String,
         thumbnail: PathBuf,
     },
@@ -119,7 +122,7 @@ fn failed(code: ErrorCode, message: String) -> Item {
     }
 }
 
-/// Writes `stem.jpg` (or `.webp`) and `stem.thumb.jpg` into `out`, with `-2`, `-3`… added when
+/// Writes `stem.jpg` (or `.webp`, `.gif`) and `stem.thumb.jpg` into `out`, with `-2`, `-3`… added when
 /// two inputs share a name.
 fn write(
     file: &Path,
@@ -153,6 +156,7 @@ fn write(
         height: photo.height,
         bytes: photo.bytes.len(),
         mime: photo.mime,
+        animated: photo.animated,
         blurhash: photo.blurhash.clone(),
         thumbnail,
     })
@@ -165,10 +169,17 @@ fn human(file: &Path, item: &Item) -> String {
             width,
             height,
             bytes,
+            mime,
+            animated,
             ..
         } => format!(
-            "{}: {width}×{height}, {bytes} bytes → {}",
+            "{}: {width}×{height}, {bytes} bytes{} → {}",
             file.display(),
+            match (animated, *mime) {
+                (false, _) => "",
+                (true, "image/gif") => ", animated",
+                (true, _) => ", first frame of an animation",
+            },
             path.display()
         ),
         Item::Failed { error } => format!("{}: refused: {}", file.display(), error.message),

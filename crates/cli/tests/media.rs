@@ -100,6 +100,49 @@ fn a_png_named_jpg_is_prepared_as_a_png() {
 }
 
 #[test]
+fn an_animated_gif_stays_an_animated_gif() {
+    use image::AnimationDecoder;
+    let dir = tempfile::tempdir().unwrap();
+    // Named .png: the content decides.
+    let party = dir.path().join("party.png");
+    let colours = [
+        photo_fixtures::RED,
+        photo_fixtures::GREEN,
+        photo_fixtures::BLUE,
+    ];
+    std::fs::write(&party, photo_fixtures::animated_gif(120, 80, &colours)).unwrap();
+    let out = prepare(&[&party], &dir.path().join("out"), &["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let items = json(&out);
+    assert_eq!(items[0]["mime"], "image/gif", "{items:?}");
+    assert_eq!(items[0]["animated"], true);
+    let path = items[0]["path"].as_str().unwrap();
+    assert!(path.ends_with("party.gif"), "{path}");
+    let gif = std::fs::read(path).unwrap();
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif))
+        .unwrap()
+        .into_frames()
+        .count();
+    assert_eq!(frames, 3);
+    let thumb = std::fs::read(items[0]["thumbnail"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        image::guess_format(&thumb).unwrap(),
+        image::ImageFormat::Jpeg
+    );
+
+    let out = prepare(&[&party], &dir.path().join("out2"), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("120×80") && text.contains("animated"),
+        "{text}"
+    );
+}
+
+#[test]
 fn only_bad_inputs_fail_the_command() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.bin");

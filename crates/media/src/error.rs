@@ -53,6 +53,19 @@ pub enum MediaError {
     /// A GIF with more frames than the limit (counted from its blocks before decoding).
     #[error("the animation has more than {max} frames")]
     TooManyFrames { max: u32 },
+    /// An uploaded animated GIF over [`crate::photo::MAX_ANIMATION_FRAMES`] or
+    /// [`crate::photo::MAX_ANIMATION_PIXELS`] (frames × width × height), counted from its blocks
+    /// before decoding. A prepared photo never is: it would have become a still.
+    #[error(
+        "the animation is {frames} frames of {width}×{height} pixels, more than the limit of {} frames and {} megapixels in all",
+        crate::photo::MAX_ANIMATION_FRAMES,
+        crate::photo::MAX_ANIMATION_PIXELS / 1_000_000
+    )]
+    AnimationTooLarge {
+        frames: u32,
+        width: u32,
+        height: u32,
+    },
     /// An image whose data is broken or cut off.
     #[error("damaged image: {0}")]
     CorruptImage(String),
@@ -105,9 +118,9 @@ impl MediaError {
             MediaError::Wav(_) | MediaError::Unsupported(_) | MediaError::NoAudio => {
                 ErrorCode::BadRequest
             }
-            MediaError::ImageTooLarge { .. } | MediaError::TooManyFrames { .. } => {
-                ErrorCode::MediaTooLarge
-            }
+            MediaError::ImageTooLarge { .. }
+            | MediaError::TooManyFrames { .. }
+            | MediaError::AnimationTooLarge { .. } => ErrorCode::MediaTooLarge,
             MediaError::NotAnImage
             | MediaError::UnsupportedImage(_)
             | MediaError::CorruptImage(_) => ErrorCode::InvalidImage,

@@ -7,7 +7,9 @@
 //! (`natter-voice`) streams packets through [`VoiceEncoder`] and [`OggOpusWriter`].
 //!
 //! Photos for albums go through [`prepare_photo`] / [`prepare_many`] (see [`photo`]): limits
-//! from the headers first, then decode, resize, orientation, re-encode without metadata.
+//! from the headers first, then decode, resize, orientation, re-encode without metadata
+//! (animated GIFs stay animated within limits). [`strip_metadata`] removes metadata from a
+//! photo losslessly, for a server that stores what it was sent.
 //!
 //! Videos go through [`probe`] (what it is, checked against the limits) and [`remux`] (a fresh
 //! file without metadata, optionally trimmed or muted, never re-encoded); see [`video`].
@@ -28,6 +30,7 @@ pub use decode::{decode, pcm_to_wav, to_wav, Pcm};
 pub use encode::{encode_pcm, encode_wav, EncodedNote, VoiceEncoder, DEFAULT_BITRATE, MAX_SAMPLES};
 pub use error::MediaError;
 pub use ogg_opus::{inspect, repair, validate_voice_note, OpusInfo};
+pub use photo::strip_metadata;
 pub use photo::{
     inspect as inspect_image, prepare_many, prepare_photo, prepare_photo_edited, sniff, CropRect,
     ImageInfo, ImageKind, PhotoEdits, PrepareOptions, PreparedPhoto, TextOverlay,

@@ -1,6 +1,7 @@
 //! Photo preparation as a user sees it: camera photos come out upright and small without
-//! their location, transparency survives, animations are recognised, and hostile or broken
-//! files are refused with the right code before they cost memory.
+//! their location, transparency survives, animations are recognised (GIFs stay animated; see
+//! photo_gif.rs), and hostile or broken files are refused with the right code before they
+//! cost memory.
 
 mod photo_fixtures;
 
@@ -172,13 +173,14 @@ fn an_opaque_png_becomes_a_jpeg() {
 }
 
 #[test]
-fn an_animated_gif_is_recognised_and_its_first_frame_kept() {
+fn an_animated_gif_stays_animated_with_its_first_frame_as_thumbnail() {
     let gif = animated_gif(120, 80, &[RED, GREEN, BLUE]);
     let photo = prepare_photo(&gif, &SD).unwrap();
     assert!(photo.animated);
-    assert_eq!(photo.mime, "image/jpeg");
+    assert_eq!(photo.mime, "image/gif");
     assert_eq!((photo.width, photo.height), (120, 80));
     assert!(close(decode_rgb(&photo.bytes).get_pixel(60, 40).0, RED));
+    assert!(close(decode_rgb(&photo.thumbnail).get_pixel(60, 40).0, RED));
 
     let still = prepare_photo(&animated_gif(40, 40, &[GREEN]), &SD).unwrap();
     assert!(!still.animated);

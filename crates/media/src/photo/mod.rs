@@ -9,10 +9,19 @@
 //! transparency → thumbnail JPEG → blurhash. The sender's [`PhotoEdits`] (see [`edit`] for
 //! their order and why the pixels are cut before they are turned) are part of the one
 //! pipeline; [`prepare_photo`] is the same with none.
+//!
+//! Animated GIFs within [`MAX_ANIMATION_FRAMES`] and [`MAX_ANIMATION_PIXELS`] stay animated
+//! GIFs, every frame edited alike (see `animation.rs`); over those limits they become a still of
+//! their first frame. APNGs and animated WebPs always become a still of their first frame.
+//!
+//! [`strip_metadata`] is for the server's copy of a file a client did not prepare: it removes
+//! the metadata from the file as it is, without decoding or re-encoding anything.
 
+mod animation;
 pub mod edit;
 mod pixels;
 mod sniff;
+mod strip;
 mod text;
 
 use std::io::Cursor;
@@ -23,6 +32,7 @@ use image::{DynamicImage, ImageReader, Limits};
 use crate::MediaError;
 pub use edit::{CropRect, PhotoEdits, TextOverlay};
 pub use sniff::{sniff, ImageKind};
+pub use strip::strip_metadata;
 
 /// Largest input file accepted, checked before anything is parsed: 50 MiB (a 100 MP camera
 /// JPEG is ~40 MiB).
@@ -30,8 +40,20 @@ pub const MAX_PHOTO_BYTES: usize = 50 * 1024 * 1024;
 /// Most pixels an input may declare in its header (width × height), checked before decoding:
 /// 100 megapixels. A "decompression bomb" (a few bytes declaring 100000×100000) stops here.
 pub const MAX_PHOTO_PIXELS: u64 = 100_000_000;
-/// Most frames a GIF may have, counted from its block structure without decoding.
+/// Most frames a GIF may have, counted from its block structure without decoding. A GIF with
+/// more is refused; one with more than [`MAX_ANIMATION_FRAMES`] is kept as a still.
 pub const MAX_GIF_FRAMES: u32 = 1_000;
+/// Most frames an animated GIF may have and stay animated. Counted from the blocks before any
+/// frame is decoded; a GIF with more (up to [`MAX_GIF_FRAMES`]) is prepared as a still of its
+/// first frame, and [`inspect`] refuses it as [`MediaError::AnimationTooLarge`]. 300 frames is
+/// 30 s at 10 frames a second.
+pub const MAX_ANIMATION_FRAMES: u32 = 300;
+/// Most pixels an animated GIF may have in all (frames × canvas width × height) and stay
+/// animated, checked before any frame is decoded; the same 100 megapixels a still photo may
+/// have, since re-encoding composes every frame onto the full canvas. Over it the GIF is
+/// prepared as a still of its first frame, and [`inspect`] refuses it as
+/// [`MediaError::AnimationTooLarge`]. (So a 1000-frame 2000×2000 GIF is never decoded whole.)
+pub const MAX_ANIMATION_PIXELS: u64 = 100_000_000;
 /// Most memory one decode may allocate; a second line of defence behind [`MAX_PHOTO_PIXELS`]
 /// (100 MP as 8-bit RGBA is 400 MB).
 pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
@@ -73,7 +95,8 @@ pub struct PrepareOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedPhoto {
     pub bytes: Vec<u8>,
-    /// `"image/jpeg"`, or `"image/webp"` (lossless) for a picture with transparency.
+    /// `"image/jpeg"`; `"image/webp"` (lossless) for a picture with transparency;
+    /// `"image/gif"` for an animated GIF within the animation limits (still animated).
     pub mime: &'static str,
     pub width: u32,
     pub height: u32,
@@ -82,7 +105,9 @@ pub struct PreparedPhoto {
     pub thumb_width: u32,
     pub thumb_height: u32,
     pub blurhash: String,
-    /// The input was an animation (GIF, APNG, animated WebP); only its first frame is kept.
+    /// The input was an animation (GIF, APNG, animated WebP). An animated GIF within
+    /// [`MAX_ANIMATION_FRAMES`] and [`MAX_ANIMATION_PIXELS`] stays animated (`mime` is
+    /// `"image/gif"`); of every other animation only the first frame is kept.
     pub animated: bool,
 }
 
@@ -124,12 +149,22 @@ fn prepare_unguarded(
         Some(name) => MediaError::UnsupportedImage(name.to_string()),
         None => MediaError::NotAnImage,
     })?;
-    let animated = check_headers(input, kind)?;
+    let header = check_headers(input, kind)?;
     let orientation = pixels::exif_orientation(input);
+    let max_edge = if opts.hd { MAX_EDGE_HD } else { MAX_EDGE };
+    if kind == ImageKind::Gif
+        && header.animated
+        && animation::within_limits(header.frames, header.width, header.height)
+    {
+        let (width, height) = (header.width, header.height);
+        if let Some(photo) = animation::prepare(input, edits, orientation, width, height, max_edge)?
+        {
+            return Ok(photo);
+        }
+    }
     let decoded = decode(input, kind)?;
     let plan = edits.plan(orientation, decoded.width(), decoded.height())?;
-    let max_edge = if opts.hd { MAX_EDGE_HD } else { MAX_EDGE };
-    pixels::finish(decoded, &plan, max_edge, animated)
+    pixels::finish(decoded, &plan, max_edge, header.animated)
 }
 
 /// Prepares every input in parallel (one worker per core, at most one per input); each result
@@ -177,9 +212,18 @@ pub fn prepare_many(
         .collect()
 }
 
+/// What [`check_headers`] read.
+struct Header {
+    width: u32,
+    height: u32,
+    /// Frames counted from a GIF's blocks; 1 for the other kinds.
+    frames: u32,
+    animated: bool,
+}
+
 /// Reads dimensions (and for GIF the frame count) from the headers only and refuses what is
-/// over the limits. Returns whether the input is animated.
-fn check_headers(input: &[u8], kind: ImageKind) -> Result<bool, MediaError> {
+/// over the limits.
+fn check_headers(input: &[u8], kind: ImageKind) -> Result<Header, MediaError> {
     let mut reader = ImageReader::with_format(Cursor::new(input), kind.format());
     reader.no_limits();
     let (width, height) = reader
@@ -194,13 +238,19 @@ fn check_headers(input: &[u8], kind: ImageKind) -> Result<bool, MediaError> {
     if u64::from(width) * u64::from(height) > MAX_PHOTO_PIXELS {
         return Err(MediaError::ImageTooLarge { width, height });
     }
+    let header = |frames: u32, animated: bool| Header {
+        width,
+        height,
+        frames,
+        animated,
+    };
     match kind {
         ImageKind::Jpeg if !sniff::jpeg_complete(input) => Err(MediaError::CorruptImage(
             "the JPEG file is cut off (no end-of-image marker)".into(),
         )),
-        ImageKind::Jpeg => Ok(false),
-        ImageKind::Png => Ok(sniff::png_animated(input)),
-        ImageKind::WebP => Ok(sniff::webp_animated(input)),
+        ImageKind::Jpeg => Ok(header(1, false)),
+        ImageKind::Png => Ok(header(1, sniff::png_animated(input))),
+        ImageKind::WebP => Ok(header(1, sniff::webp_animated(input))),
         ImageKind::Gif => {
             let frames = sniff::gif_frames(input, MAX_GIF_FRAMES);
             if frames > MAX_GIF_FRAMES {
@@ -208,7 +258,7 @@ fn check_headers(input: &[u8], kind: ImageKind) -> Result<bool, MediaError> {
                     max: MAX_GIF_FRAMES,
                 });
             }
-            Ok(frames > 1)
+            Ok(header(frames, frames > 1))
         }
     }
 }
@@ -218,7 +268,12 @@ fn decode(input: &[u8], kind: ImageKind) -> Result<DynamicImage, MediaError> {
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    reader.decode().map_err(|e| match e {
+    reader.decode().map_err(|e| image_error(e, kind))
+}
+
+/// A decoder's error as ours: the input's fault, or a kind of file we do not take.
+fn image_error(e: image::ImageError, kind: ImageKind) -> MediaError {
+    match e {
         image::ImageError::Limits(_) => MediaError::CorruptImage(format!(
             "decoding would need more than {} MiB of memory",
             MAX_DECODE_BYTES / 1024 / 1024
@@ -227,7 +282,7 @@ fn decode(input: &[u8], kind: ImageKind) -> Result<DynamicImage, MediaError> {
             MediaError::UnsupportedImage(format!("this kind of {} ({e})", name(kind)))
         }
         e => MediaError::CorruptImage(format!("cannot decode the {}: {e}", name(kind))),
-    })
+    }
 }
 
 /// A plain dark picture of the given shape, prepared like a photo: the stand-in poster of a
@@ -267,6 +322,11 @@ impl ImageInfo {
 /// Checks an uploaded photo without preparing it: recognised by content, at most
 /// `max_edge` px on either side, within every header limit, and fully decodable (a cut-off
 /// or forged file is refused). A decoder panic is reported as a corrupt image.
+///
+/// An animated GIF must also be what [`prepare_photo`] sends: within [`MAX_ANIMATION_FRAMES`]
+/// and [`MAX_ANIMATION_PIXELS`] (else [`MediaError::AnimationTooLarge`]), every frame inside
+/// the picture and every frame's data whole. APNGs and animated WebPs (which a prepared photo
+/// never is) are checked on their first frame only.
 pub fn inspect(input: &[u8], max_edge: u32) -> Result<ImageInfo, MediaError> {
     std::panic::catch_unwind(|| {
         if input.len() > MAX_PHOTO_BYTES {
@@ -279,7 +339,10 @@ pub fn inspect(input: &[u8], max_edge: u32) -> Result<ImageInfo, MediaError> {
             Some(name) => MediaError::UnsupportedImage(name.to_string()),
             None => MediaError::NotAnImage,
         })?;
-        let animated = check_headers(input, kind)?;
+        let header = check_headers(input, kind)?;
+        if kind == ImageKind::Gif && header.animated {
+            check_animation(input, &header)?;
+        }
         let decoded = decode(input, kind)?;
         let (width, height) = (decoded.width(), decoded.height());
         if width.max(height) > max_edge {
@@ -291,7 +354,7 @@ pub fn inspect(input: &[u8], max_edge: u32) -> Result<ImageInfo, MediaError> {
             kind,
             width,
             height,
-            animated,
+            animated: header.animated,
         })
     })
     .unwrap_or_else(|_| {
@@ -299,6 +362,30 @@ pub fn inspect(input: &[u8], max_edge: u32) -> Result<ImageInfo, MediaError> {
             "the decoder failed on this file".into(),
         ))
     })
+}
+
+/// The animation limits, and every frame inside the picture and decodable.
+fn check_animation(input: &[u8], header: &Header) -> Result<(), MediaError> {
+    let Header {
+        width,
+        height,
+        frames,
+        ..
+    } = *header;
+    if !animation::within_limits(frames, width, height) {
+        return Err(MediaError::AnimationTooLarge {
+            frames,
+            width,
+            height,
+        });
+    }
+    let scan = animation::scan(input, animation::Depth::Pixels)?;
+    match scan.outside {
+        Some(frame) => Err(MediaError::CorruptImage(format!(
+            "frame {frame} of the GIF reaches outside its {width}×{height} picture"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn name(kind: ImageKind) -> &'static str {

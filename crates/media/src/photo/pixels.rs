@@ -30,9 +30,25 @@ pub(crate) fn exif_orientation(input: &[u8]) -> Orientation {
 }
 
 /// The pixels we work with: RGB, or RGBA only when some pixel is not fully opaque.
-enum Pixels {
+pub(crate) enum Pixels {
     Rgb(RgbImage),
     Rgba(RgbaImage),
+}
+
+impl Pixels {
+    /// `decoded` as RGB, or as RGBA when some pixel within `crop` is not fully opaque.
+    fn of(decoded: DynamicImage, crop: Option<PixelRect>) -> Pixels {
+        if decoded.color().has_alpha() {
+            let rgba = decoded.into_rgba8();
+            if transparent_within(&rgba, crop) {
+                Pixels::Rgba(rgba)
+            } else {
+                Pixels::Rgb(DynamicImage::ImageRgba8(rgba).into_rgb8())
+            }
+        } else {
+            Pixels::Rgb(decoded.into_rgb8())
+        }
+    }
 }
 
 /// The photo as `plan` says: the crop cut from the full-resolution pixels and resized in one
@@ -43,60 +59,79 @@ pub(crate) fn finish(
     max_edge: u32,
     animated: bool,
 ) -> Result<PreparedPhoto, MediaError> {
-    let pixels = if decoded.color().has_alpha() {
-        let rgba = decoded.into_rgba8();
-        if transparent_within(&rgba, plan.crop) {
-            Pixels::Rgba(rgba)
-        } else {
-            Pixels::Rgb(DynamicImage::ImageRgba8(rgba).into_rgb8())
-        }
-    } else {
-        Pixels::Rgb(decoded.into_rgb8())
-    };
-    // Crop and resize before turning: the long edge is the same either way, and turning the
-    // smaller image is cheaper.
     let mut resizer = Resizer::new();
-    let kept = |width: u32, height: u32| plan.crop.map_or((width, height), |r| (r.width, r.height));
-    let mut photo = match pixels {
-        Pixels::Rgb(img) => {
-            let (w, h) = kept(img.width(), img.height());
-            let (w, h) = fit(w, h, max_edge);
-            DynamicImage::ImageRgb8(resize_rgb(&mut resizer, img, plan.crop, w, h)?)
-        }
-        Pixels::Rgba(img) => {
-            let (w, h) = kept(img.width(), img.height());
-            let (w, h) = fit(w, h, max_edge);
-            DynamicImage::ImageRgba8(resize_rgba(&mut resizer, img, plan.crop, w, h)?)
-        }
-    };
-    photo.apply_orientation(plan.turn);
+    let mut photo = shape(&mut resizer, Pixels::of(decoded, plan.crop), plan, max_edge)?;
     text::draw(&mut photo, plan.texts)?;
     let (width, height) = (photo.width(), photo.height());
-
+    let (bytes, mime, opaque) = match photo {
+        DynamicImage::ImageRgba8(rgba) => {
+            let bytes = encode_webp_lossless(&rgba)?;
+            (bytes, "image/webp", flatten_on_white(&rgba))
+        }
+        other => {
+            let rgb = other.into_rgb8();
+            (encode_jpeg(&rgb)?, "image/jpeg", rgb)
+        }
+    };
     // The thumbnail is made from the prepared photo (already small and upright).
-    let opaque = match &photo {
-        DynamicImage::ImageRgba8(rgba) => flatten_on_white(rgba),
-        other => other.to_rgb8(),
-    };
-    let (tw, th) = fit(width, height, THUMB_EDGE);
-    let thumb = resize_rgb(&mut resizer, opaque.clone(), None, tw, th)?;
-    let thumbnail = encode_jpeg(&thumb)?;
-    let blurhash = blurhash_of(&thumb)?;
-
-    let (bytes, mime) = match &photo {
-        DynamicImage::ImageRgba8(rgba) => (encode_webp_lossless(rgba)?, "image/webp"),
-        _ => (encode_jpeg(&opaque)?, "image/jpeg"),
-    };
+    let thumb = thumbnail(&mut resizer, opaque)?;
     Ok(PreparedPhoto {
         bytes,
         mime,
         width,
         height,
-        thumbnail,
-        thumb_width: tw,
-        thumb_height: th,
-        blurhash,
+        thumbnail: thumb.jpeg,
+        thumb_width: thumb.width,
+        thumb_height: thumb.height,
+        blurhash: thumb.blurhash,
         animated,
+    })
+}
+
+/// Cuts `plan`'s crop out of `pixels`, shrinks it to fit `max_edge` (one resize, at full
+/// resolution), then turns it. Crop and resize come before the turn: the long edge is the same
+/// either way, and turning the smaller image is cheaper. Texts are the caller's.
+pub(crate) fn shape(
+    resizer: &mut Resizer,
+    pixels: Pixels,
+    plan: &Plan<'_>,
+    max_edge: u32,
+) -> Result<DynamicImage, MediaError> {
+    let kept = |width: u32, height: u32| plan.crop.map_or((width, height), |r| (r.width, r.height));
+    let mut photo = match pixels {
+        Pixels::Rgb(img) => {
+            let (w, h) = kept(img.width(), img.height());
+            let (w, h) = fit(w, h, max_edge);
+            DynamicImage::ImageRgb8(resize_rgb(resizer, img, plan.crop, w, h)?)
+        }
+        Pixels::Rgba(img) => {
+            let (w, h) = kept(img.width(), img.height());
+            let (w, h) = fit(w, h, max_edge);
+            DynamicImage::ImageRgba8(resize_rgba(resizer, img, plan.crop, w, h)?)
+        }
+    };
+    photo.apply_orientation(plan.turn);
+    Ok(photo)
+}
+
+/// A prepared photo's small preview: a JPEG, its size and its blurhash.
+pub(crate) struct Thumbnail {
+    pub jpeg: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub blurhash: String,
+}
+
+/// The thumbnail of a prepared (already small and upright) opaque picture: at most
+/// [`THUMB_EDGE`] px long.
+pub(crate) fn thumbnail(resizer: &mut Resizer, opaque: RgbImage) -> Result<Thumbnail, MediaError> {
+    let (width, height) = fit(opaque.width(), opaque.height(), THUMB_EDGE);
+    let thumb = resize_rgb(resizer, opaque, None, width, height)?;
+    Ok(Thumbnail {
+        jpeg: encode_jpeg(&thumb)?,
+        width,
+        height,
+        blurhash: blurhash_of(&thumb)?,
     })
 }
 
@@ -201,7 +236,7 @@ fn resize_error(e: impl std::fmt::Display) -> MediaError {
 }
 
 /// Composites onto white, as a viewer without transparency would show it.
-fn flatten_on_white(rgba: &RgbaImage) -> RgbImage {
+pub(crate) fn flatten_on_white(rgba: &RgbaImage) -> RgbImage {
     RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let [r, g, b, a] = rgba.get_pixel(x, y).0;
         let over = |c: u8| {

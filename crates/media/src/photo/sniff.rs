@@ -31,7 +31,7 @@ impl ImageKind {
     }
 }
 
-const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+pub(crate) const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// The image format of `input`, by its magic bytes; `None` for anything this crate does not
 /// prepare (see [`describe_other`] for a name to show instead).
@@ -108,7 +108,9 @@ pub(crate) fn gif_frames(input: &[u8], stop_after: u32) -> u32 {
     frames
 }
 
-fn colour_table_len(flags: u8) -> usize {
+/// The size in bytes of a GIF colour table whose presence and size `flags` (a screen or image
+/// descriptor's packed field) declare.
+pub(crate) fn colour_table_len(flags: u8) -> usize {
     if flags & 0x80 != 0 {
         3 << ((flags & 0x07) + 1)
     } else {
@@ -117,7 +119,7 @@ fn colour_table_len(flags: u8) -> usize {
 }
 
 /// The position after a chain of GIF sub-blocks starting at `pos` (or past the end).
-fn skip_sub_blocks(input: &[u8], mut pos: usize) -> usize {
+pub(crate) fn skip_sub_blocks(input: &[u8], mut pos: usize) -> usize {
     while let Some(&len) = input.get(pos) {
         pos += 1 + usize::from(len);
         if len == 0 {

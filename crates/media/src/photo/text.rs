@@ -25,36 +25,68 @@ const OUTLINE_OPACITY: f32 = 0.85;
 
 /// Draws every overlay, in order, onto the final picture (RGB or RGBA).
 pub(crate) fn draw(photo: &mut DynamicImage, texts: &[TextOverlay]) -> Result<(), MediaError> {
-    if texts.is_empty() {
-        return Ok(());
+    Overlays::render(texts, photo.width(), photo.height())?.paint(photo)
+}
+
+/// Overlays rasterised once for pictures of one size, to paint on many (every frame of an
+/// animation) without laying the text out again.
+pub(crate) struct Overlays {
+    layers: Vec<Layer>,
+}
+
+struct Layer {
+    mask: Mask,
+    color: [u8; 3],
+    halo: [u8; 3],
+}
+
+impl Overlays {
+    /// Lays out and rasterises `texts` for a `width`×`height` picture.
+    pub(crate) fn render(
+        texts: &[TextOverlay],
+        width: u32,
+        height: u32,
+    ) -> Result<Overlays, MediaError> {
+        if texts.is_empty() {
+            return Ok(Overlays { layers: Vec::new() });
+        }
+        let font = FontRef::try_from_slice(FONT)
+            .map_err(|e| MediaError::ImageCodec(format!("the embedded font is unreadable: {e}")))?;
+        let mut layers = Vec::with_capacity(texts.len());
+        for overlay in texts {
+            let color = parse_color(&overlay.color).ok_or_else(|| {
+                MediaError::InvalidEdits(format!("the colour {:?} is not #rrggbb", overlay.color))
+            })?;
+            let Some(mask) = Mask::render(&font, overlay, width, height) else {
+                continue;
+            };
+            let halo = if luma(color) < 80.0 {
+                [255, 255, 255]
+            } else {
+                [0, 0, 0]
+            };
+            layers.push(Layer { mask, color, halo });
+        }
+        Ok(Overlays { layers })
     }
-    let font = FontRef::try_from_slice(FONT)
-        .map_err(|e| MediaError::ImageCodec(format!("the embedded font is unreadable: {e}")))?;
-    let (width, height) = (photo.width(), photo.height());
-    for overlay in texts {
-        let color = parse_color(&overlay.color).ok_or_else(|| {
-            MediaError::InvalidEdits(format!("the colour {:?} is not #rrggbb", overlay.color))
-        })?;
-        let Some(mask) = Mask::render(&font, overlay, width, height) else {
-            continue;
-        };
-        let halo = if luma(color) < 80.0 {
-            [255, 255, 255]
-        } else {
-            [0, 0, 0]
-        };
-        match photo {
-            DynamicImage::ImageRgb8(img) => mask.paint(img, 3, width, color, halo),
-            DynamicImage::ImageRgba8(img) => mask.paint(img, 4, width, color, halo),
-            other => {
-                return Err(MediaError::ImageCodec(format!(
-                    "cannot draw text on {:?} pixels",
-                    other.color()
-                )))
+
+    /// Paints the overlays, in order, onto a picture of the size they were rendered for.
+    pub(crate) fn paint(&self, photo: &mut DynamicImage) -> Result<(), MediaError> {
+        let width = photo.width();
+        for Layer { mask, color, halo } in &self.layers {
+            match photo {
+                DynamicImage::ImageRgb8(img) => mask.paint(img, 3, width, *color, *halo),
+                DynamicImage::ImageRgba8(img) => mask.paint(img, 4, width, *color, *halo),
+                other => {
+                    return Err(MediaError::ImageCodec(format!(
+                        "cannot draw text on {:?} pixels",
+                        other.color()
+                    )))
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn luma([r, g, b]: [u8; 3]) -> f32 {

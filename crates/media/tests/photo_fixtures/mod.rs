@@ -153,7 +153,8 @@ pub fn animated_gif(w: u32, h: u32, colours: &[[u8; 3]]) -> Vec<u8> {
     out
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
+/// CRC-32 as PNG chunks carry it.
+pub fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in bytes {
         crc ^= u32::from(b);
