@@ -4,7 +4,9 @@
 //! recorded: an Ogg Opus voice note is validated and measured from its packets
 //! ([`natter_media::validate_voice_note`]); a photo is recognised by its magic bytes, its
 //! headers are checked against the limits and it is decoded completely
-//! ([`natter_media::inspect_image`]); a video's container is parsed for codec, size and
+//! ([`natter_media::inspect_image`]) and stored without its metadata
+//! ([`natter_media::strip_metadata`]: a modified client that skips the app's preparation still
+//! cannot pass on a location or a camera's serial number); a video's container is parsed for codec, size and
 //! duration. Small files arrive in one `PUT`; anything can arrive as a resumable upload
 //! (`PATCH /v1/uploads/{id}` pieces, `HEAD` to learn how much arrived) that survives a lost
 //! connection or a restart of either side.
@@ -42,6 +44,9 @@ struct Checked {
     duration_ms: u32,
     width: u32,
     height: u32,
+    /// What is stored instead of the upload: a photo without its metadata. `None` keeps the
+    /// upload as it came (a prepared photo has none, so usually nothing changes).
+    rewritten: Option<Vec<u8>>,
 }
 
 /// Recognises and checks a complete file. `declared` is the `Content-Type` the client sent:
@@ -103,6 +108,7 @@ fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiErr
                 duration_ms: u32::try_from(info.duration_ms).unwrap_or(u32::MAX),
                 width: 0,
                 height: 0,
+                rewritten: None,
             })
         }
         MediaKind::Image => {
@@ -110,12 +116,14 @@ fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiErr
                 return Err(too_large(MediaKind::Image));
             }
             let info = natter_media::inspect_image(bytes, IMAGE_MAX_EDGE).map_err(media_err)?;
+            let stripped = natter_media::strip_metadata(bytes).map_err(media_err)?;
             Ok(Checked {
                 kind,
                 content_type: info.mime().into(),
                 duration_ms: 0,
                 width: info.width,
                 height: info.height,
+                rewritten: (stripped != bytes).then_some(stripped),
             })
         }
         MediaKind::Video => {
@@ -137,6 +145,7 @@ fn check_video(bytes: &[u8]) -> Result<Checked, ApiError> {
         duration_ms: info.duration_ms,
         width: info.display_width,
         height: info.display_height,
+        rewritten: None,
     })
 }
 
@@ -197,10 +206,20 @@ async fn store_checked(
     declared: Option<String>,
 ) -> Result<(StatusCode, MediaInfo)> {
     let checked_bytes = bytes.clone();
-    let checked =
+    let mut checked =
         tokio::task::spawn_blocking(move || check_content(&checked_bytes, declared.as_deref()))
             .await
             .map_err(Error::internal)??;
+    let bytes = match checked.rewritten.take() {
+        Some(stripped) => {
+            tracing::info!(
+                removed = bytes.len() - stripped.len(),
+                "metadata removed from an uploaded photo"
+            );
+            Bytes::from(stripped)
+        }
+        None => bytes,
+    };
     let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     if let Some(existing) = state.store.media(id).await? {
         if existing.owner_id == owner_id && existing.sha256 == sha256 {
@@ -457,7 +476,11 @@ pub async fn upload_piece(
     let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
     let length = header_u64(&headers, &UPLOAD_LENGTH)?;
     if let Some(media) = state.store.media(id).await? {
-        if media.owner_id == user.id && u64::from(media.info.size) == length {
+        // A photo is stored without its metadata, so its stored size may be smaller than
+        // the upload's: the owner re-sending a piece of it (a lost 201) gets the record.
+        let same_upload = u64::from(media.info.size) == length
+            || (media.info.kind == MediaKind::Image && u64::from(media.info.size) < length);
+        if media.owner_id == user.id && same_upload {
             return Ok((StatusCode::OK, Json(media.info)).into_response());
         }
         return Err(Error::api(

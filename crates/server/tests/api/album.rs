@@ -505,3 +505,130 @@ async fn an_abandoned_upload_is_swept_and_its_partial_file_removed() {
     assert_eq!(r.status(), 201);
     assert_eq!(fetch(&alice, active).await.bytes().await.unwrap(), photo);
 }
+
+/// A camera's EXIF block: the maker and serial number in IFD0 and a GPS position
+/// (48° 51′ 29″ N) in its own IFD, little-endian TIFF as phones write it.
+fn camera_exif() -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(b"II\x2a\x00");
+    t.extend_from_slice(&8u32.to_le_bytes());
+    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+        t.extend_from_slice(&tag.to_le_bytes());
+        t.extend_from_slice(&kind.to_le_bytes());
+        t.extend_from_slice(&count.to_le_bytes());
+        t.extend_from_slice(&value);
+    };
+    let make = b"NatterCam SN-4242\0";
+    // IFD0 at 8: Make (ASCII, at 38) and the GPS IFD's offset (56).
+    t.extend_from_slice(&2u16.to_le_bytes());
+    entry(&mut t, 0x010f, 2, make.len() as u32, 38u32.to_le_bytes());
+    entry(&mut t, 0x8825, 4, 1, 56u32.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.extend_from_slice(make);
+    // GPS IFD at 56: latitude ref "N" (inline) and latitude (3 rationals at 86).
+    t.extend_from_slice(&2u16.to_le_bytes());
+    entry(&mut t, 0x0001, 2, 2, *b"N\0\0\0");
+    entry(&mut t, 0x0002, 5, 3, 86u32.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    for v in [48u32, 51, 29] {
+        t.extend_from_slice(&v.to_le_bytes());
+        t.extend_from_slice(&1u32.to_le_bytes());
+    }
+    assert_eq!(t.len(), 110);
+    t
+}
+
+/// `jpeg` as a modified client would send it, skipping the app's preparation: with the
+/// camera's EXIF (serial number, GPS) and a comment right after the start marker.
+fn jpeg_with_metadata(w: u32, h: u32) -> Vec<u8> {
+    let plain = jpeg(w, h, 7);
+    let exif = [&b"Exif\0\0"[..], &camera_exif()].concat();
+    let comment = b"SECRET-NOTE from the camera";
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&[0xff, 0xfe]);
+    out.extend_from_slice(&(comment.len() as u16 + 2).to_be_bytes());
+    out.extend_from_slice(comment);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn a_photo_uploaded_with_its_location_is_stored_without_any_metadata() {
+    let h = Harness::new().await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let conv = alice.direct_with(&bob).await;
+    bob.send_text(conv.id, "send me the photo").await;
+    alice.send_text(conv.id, "here it comes").await;
+    let forged = jpeg_with_metadata(640, 480);
+    for secret in [&b"NatterCam"[..], b"SECRET-NOTE", b"Exif"] {
+        assert!(contains(&forged, secret), "the fixture lacks its metadata");
+    }
+
+    // In one piece, and again as a resumable upload.
+    let whole = Uuid::now_v7();
+    let r = put(&alice, whole, forged.clone(), "image/jpeg").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let info: MediaInfo = r.json();
+    assert!((info.size as usize) < forged.len(), "nothing was removed");
+    let again = put(&alice, whole, forged.clone(), "image/jpeg").await;
+    assert_eq!(
+        again.status, 200,
+        "re-sending the same upload: {}",
+        again.body
+    );
+    let resumed = Uuid::now_v7();
+    let length = forged.len() as u64;
+    let half = forged.len() / 2;
+    assert_eq!(
+        piece(&alice, resumed, 0, length, &forged[..half])
+            .await
+            .status(),
+        204
+    );
+    let done = piece(&alice, resumed, half as u64, length, &forged[half..]).await;
+    assert_eq!(done.status(), 201);
+    // The client lost that answer and sends the last piece again: it gets the record.
+    let retry = piece(&alice, resumed, half as u64, length, &forged[half..]).await;
+    assert_eq!(
+        retry.status(),
+        200,
+        "a re-sent last piece is not a conflict"
+    );
+
+    let mut items = Vec::new();
+    for id in [whole, resumed] {
+        let thumb = Uuid::now_v7();
+        let r = put(&alice, thumb, jpeg(320, 240, 7), "image/jpeg").await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        items.push(json!({"media_id": id, "thumbnail_id": thumb, "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"}));
+    }
+    let r = send_album(&alice, conv.id, &items, "").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sent: Message = r.json();
+    for (id, item) in [whole, resumed].iter().zip(&sent.media) {
+        let got = fetch(&bob, *id).await;
+        assert_eq!(got.status(), 200);
+        let bytes = got.bytes().await.unwrap();
+        assert_eq!(
+            bytes.len() as u32,
+            item.size,
+            "the album reports the stored size"
+        );
+        for secret in [&b"NatterCam"[..], b"SN-4242", b"SECRET-NOTE", b"Exif"] {
+            assert!(
+                !contains(&bytes, secret),
+                "bob's copy still carries {secret:?}"
+            );
+        }
+        let img = image::load_from_memory(&bytes).expect("still a JPEG");
+        assert_eq!((img.width(), img.height()), (640, 480));
+    }
+}
