@@ -417,7 +417,7 @@ export type StagedMedia = {
 	 *  preview is a plain placeholder of its shape until the app hands over a frame the
 	 *  platform decoded ([`Client::set_staged_poster`](crate::Client::set_staged_poster)).
 	 */
-	placeholder: boolean,
+	placeholder?: boolean,
 };
 
 /**
