@@ -134,5 +134,5 @@ export function makePoster(item: StagedMedia, deps: PosterDeps = appDeps): Promi
 
 /** Whether a staged item waits for a poster from the web view. */
 export function wantsPoster(item: StagedMedia): boolean {
-  return item.kind === 'video' && item.placeholder;
+  return item.kind === 'video' && item.placeholder === true;
 }
