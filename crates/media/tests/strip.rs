@@ -195,7 +195,7 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    let crc = crc32(&out[4..]);
+    let crc = crc32fast::hash(&out[4..]);
     out.extend_from_slice(&crc.to_be_bytes());
     out
 }
