@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::Scores;
 
-/// [`Verdict::Explicit`] when `porn + hentai` is at least this.
+/// [`Verdict::Explicit`] when `porn + hentai` is at least this. Unevaluated (see the module
+/// documentation): a starting point, not a measured operating point.
 pub const EXPLICIT_THRESHOLD: f32 = 0.6;
 
-/// [`Verdict::Suggestive`] when not explicit and `sexy` is at least this.
+/// [`Verdict::Suggestive`] when not explicit and `sexy` is at least this. Unevaluated (see the
+/// module documentation).
 pub const SUGGESTIVE_THRESHOLD: f32 = 0.7;
 
 /// What the filter does with an image, from strictest to most lenient.
