@@ -12,6 +12,7 @@ use natter_core::{Client, CoreError, CoreEvent, MessageStatus, MessageView};
 use uuid::Uuid;
 
 mod media;
+mod safety;
 mod voice;
 
 #[derive(Parser)]
@@ -70,6 +71,11 @@ enum Command {
     Media {
         #[command(subcommand)]
         command: media::MediaCommand,
+    },
+    /// Classify photos with the on-device nudity model (needs no server or profile).
+    Safety {
+        #[command(subcommand)]
+        command: safety::SafetyCommand,
     },
     /// Create an account and sign in to it.
     Signup {
@@ -236,6 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Voice { command } => return voice::run(command).await,
         Command::Media { command } => return media::run(command).await,
+        Command::Safety { command } => return safety::run(command).await,
         other => other,
     };
     let profile = cli.profile.unwrap_or_else(default_profile);
@@ -369,7 +376,10 @@ fn human_message(m: &MessageView) -> String {
 
 async fn client_command(client: &Client, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Server { .. } | Command::Voice { .. } | Command::Media { .. } => {
+        Command::Server { .. }
+        | Command::Voice { .. }
+        | Command::Media { .. }
+        | Command::Safety { .. } => {
             unreachable!("handled before a profile is opened")
         }
         Command::Signup {
