@@ -73,8 +73,9 @@ pub const THUMB_EDGE: u32 = 320;
 /// 1.31× image's and 1.49× libvips' bytes; at q80 it is 1.83× and 2.08× for SSIM 0.949.
 ///
 /// Not WebP for opaque photos: lossy libwebp at our SSIM saves bytes (0.76× at its default
-/// method 4, 0.85× at its fastest, method 0) but costs 11× or 3.2× our encoding CPU, taking a
-/// photo from 1.19× libvips' CPU time to 1.65× or worse (the goal is no slower than libvips),
+/// method 4, 0.85× at its fastest, method 0) but costs 10× or 3.3× our encoding CPU, taking a
+/// photo from 0.82× libvips' CPU time to 1.16× (method 0) or 2.2× (method 4), past the goal
+/// of no slower than libvips,
 /// and would put libwebp's C source (built with cc) into the mobile builds. Every client shows
 /// WebP, but JPEG is also what any gallery, editor or onward share takes.
 ///
