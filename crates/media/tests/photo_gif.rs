@@ -15,7 +15,7 @@ use natter_media::{
     PhotoEdits, PrepareOptions, PreparedPhoto,
 };
 use natter_protocol::ErrorCode;
-use photo_fixtures::{animated_gif, BLUE, GREEN, RED, WHITE};
+use photo_fixtures::{animated_gif, random_bytes, BLUE, GREEN, RED, WHITE};
 
 const SD: PrepareOptions = PrepareOptions { hd: false };
 const YELLOW: [u8; 3] = [230, 210, 20];
@@ -428,22 +428,13 @@ fn an_animation_too_big_for_the_server_becomes_a_still() {
     // Ten frames of 1600×1600 noise in a 256-colour global palette: LZW cannot shrink noise,
     // so the file is over the 25 MiB the server stores, though within the frame and pixel
     // limits.
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let mut noise = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    };
-    let palette = noise(256 * 3);
-    let mut encoder = gif::Encoder::new(Vec::new(), 1600, 1600, &palette).unwrap();
+    const FRAME: usize = 1600 * 1600;
+    let noise = random_bytes(256 * 3 + 10 * FRAME);
+    let (palette, pixels) = noise.split_at(256 * 3);
+    let mut encoder = gif::Encoder::new(Vec::new(), 1600, 1600, palette).unwrap();
     encoder.set_repeat(Repeat::Infinite).unwrap();
-    for _ in 0..10 {
-        let mut frame = gif::Frame::from_indexed_pixels(1600, 1600, noise(1600 * 1600), None);
+    for pixels in pixels.chunks(FRAME) {
+        let mut frame = gif::Frame::from_indexed_pixels(1600, 1600, pixels.to_vec(), None);
         frame.delay = 10;
         encoder.write_frame(&frame).unwrap();
     }
