@@ -64,6 +64,16 @@ impl Classifier {
         })
     }
 
+    /// The process's one classifier, loaded on first use; later calls return a clone (one
+    /// `Arc`). The app and the server both use this, so a process never loads it twice.
+    pub fn shared() -> Result<Self, SafetyError> {
+        static MODEL: std::sync::OnceLock<Result<Classifier, String>> = std::sync::OnceLock::new();
+        MODEL
+            .get_or_init(|| Self::load().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(SafetyError::Model)
+    }
+
     /// Classifies a picture already at the model's size: 224×224 RGB, 8 bits a channel,
     /// row-major with no padding ([`INPUT_BYTES`] long).
     pub fn classify_rgb(&self, rgb: &[u8]) -> Result<Classification, SafetyError> {

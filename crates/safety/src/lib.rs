@@ -1,6 +1,6 @@
 //! natter-safety: the on-device nudity classifier (the nsfwjs MobileNetV2 model run by tract,
-//! pure Rust) and the one place its scores become a [`Verdict`]. Used by the client and, later,
-//! by the server for every uploaded image.
+//! pure Rust) and the one place its scores become a [`Verdict`]. Used by the client on every
+//! picked photo and sampled video frame, and by the server on every uploaded image.
 //!
 //! ```no_run
 //! let classifier = natter_safety::Classifier::load()?;
