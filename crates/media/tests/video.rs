@@ -757,6 +757,32 @@ fn the_poster_is_the_first_picture_upright_with_a_thumbnail_and_blurhash() {
 }
 
 #[cfg(feature = "poster")]
+#[test]
+fn sampled_frames_spread_over_the_video_upright() {
+    // 6 s with a keyframe every second: six keyframes.
+    let input = phone_mp4();
+    let three = natter_media::video::sampled_frames(input, 3).expect("frames");
+    assert_eq!(three.len(), 3);
+    for f in &three {
+        assert_eq!(f.dimensions(), (240, 320), "shown in portrait");
+    }
+    let all = natter_media::video::sampled_frames(input, 100).expect("frames");
+    assert_eq!(all.len(), 6, "every keyframe when there are fewer than asked");
+    // testsrc's picture moves: the first and last sampled frames are different pictures,
+    // and the first sampled frame is the poster's picture
+    assert_ne!(three[0].as_raw(), three[2].as_raw());
+    assert_eq!(three[0].as_raw(), all[0].as_raw());
+    assert_eq!(three[2].as_raw(), all[5].as_raw());
+    assert!(natter_media::video::sampled_frames(input, 0)
+        .expect("none asked")
+        .is_empty());
+    assert!(matches!(
+        natter_media::video::sampled_frames(hevc_mp4(), 3),
+        Err(MediaError::UnsupportedVideo(_))
+    ));
+}
+
+#[cfg(feature = "poster")]
 fn correlation(a: &[u8], b: &[u8]) -> f64 {
     let n = a.len() as f64;
     let mean = |x: &[u8]| x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;

@@ -24,7 +24,7 @@ mod webm;
 mod webm_write;
 
 #[cfg(feature = "poster")]
-pub use poster::poster;
+pub use poster::{poster, sampled_frames};
 
 use serde::{Deserialize, Serialize};
 

@@ -60,6 +60,51 @@ pub fn poster(input: &[u8]) -> Result<PreparedPhoto, MediaError> {
     })
 }
 
+/// Up to `max` keyframes of an H.264 video spread evenly over it (the first and the last
+/// among them), each decoded on its own and turned upright: the frames the nudity filter
+/// looks at. A video with fewer keyframes gives them all. Other codecs and WebM are refused
+/// as unsupported, as for [`poster`].
+pub fn sampled_frames(input: &[u8], max: usize) -> Result<Vec<RgbImage>, MediaError> {
+    guarded(|| {
+        let (info, parsed) = parse(input)?;
+        let movie = match parsed {
+            Parsed::Mp4(movie) if info.video_codec == VideoCodec::H264 => movie,
+            _ => {
+                return Err(MediaError::UnsupportedVideo(format!(
+                    "frames of {:?} video in {:?}",
+                    info.video_codec, info.container
+                )))
+            }
+        };
+        let video = &movie.video;
+        let (nal_length, sets) = parameter_sets(input, video)?;
+        let keys: Vec<_> = video.samples.iter().filter(|s| s.sync).collect();
+        let picks: Vec<usize> = match (keys.len(), max) {
+            (0, _) | (_, 0) => Vec::new(),
+            (n, m) if n <= m => (0..n).collect(),
+            (n, 1) => vec![n / 2],
+            (n, m) => (0..m).map(|i| i * (n - 1) / (m - 1)).collect(),
+        };
+        let mut frames = Vec::with_capacity(picks.len());
+        for i in picks {
+            let key = keys[i];
+            let sample = input
+                .get(key.offset..key.offset + key.size as usize)
+                .ok_or_else(|| MediaError::CorruptVideo("a keyframe runs past the file".into()))?;
+            let mut stream = sets.clone();
+            append_annex_b(&mut stream, sample, nal_length)?;
+            let picture = decode(&stream)?;
+            frames.push(match info.rotation {
+                90 => imageops::rotate90(&picture),
+                180 => imageops::rotate180(&picture),
+                270 => imageops::rotate270(&picture),
+                _ => picture,
+            });
+        }
+        Ok(frames)
+    })
+}
+
 /// The NAL length size and the SPS and PPS from the `avcC` box, as an Annex B stream.
 fn parameter_sets(input: &[u8], video: &super::mp4::Track) -> Result<(usize, Vec<u8>), MediaError> {
     let corrupt = |what: &str| MediaError::CorruptVideo(format!("H.264 configuration: {what}"));
