@@ -767,7 +767,11 @@ fn sampled_frames_spread_over_the_video_upright() {
         assert_eq!(f.dimensions(), (240, 320), "shown in portrait");
     }
     let all = natter_media::video::sampled_frames(input, 100).expect("frames");
-    assert_eq!(all.len(), 6, "every keyframe when there are fewer than asked");
+    assert_eq!(
+        all.len(),
+        6,
+        "every keyframe when there are fewer than asked"
+    );
     // testsrc's picture moves: the first and last sampled frames are different pictures,
     // and the first sampled frame is the poster's picture
     assert_ne!(three[0].as_raw(), three[2].as_raw());

@@ -21,16 +21,7 @@ const INTERMEDIATE_QUALITY: u8 = 92;
 /// thumbnail, blurhash). Other codecs and WebM are refused as unsupported.
 pub fn poster(input: &[u8]) -> Result<PreparedPhoto, MediaError> {
     guarded(|| {
-        let (info, parsed) = parse(input)?;
-        let movie = match parsed {
-            Parsed::Mp4(movie) if info.video_codec == VideoCodec::H264 => movie,
-            _ => {
-                return Err(MediaError::UnsupportedVideo(format!(
-                    "a poster frame for {:?} video in {:?}",
-                    info.video_codec, info.container
-                )))
-            }
-        };
+        let (info, movie) = h264(input, "a poster frame")?;
         let video = &movie.video;
         let (nal_length, mut stream) = parameter_sets(input, video)?;
         let key = video
@@ -41,12 +32,7 @@ pub fn poster(input: &[u8]) -> Result<PreparedPhoto, MediaError> {
         let sample = &input[key.offset..key.offset + key.size as usize];
         append_annex_b(&mut stream, sample, nal_length)?;
         let picture = decode(&stream)?;
-        let upright = match info.rotation {
-            90 => imageops::rotate90(&picture),
-            180 => imageops::rotate180(&picture),
-            270 => imageops::rotate270(&picture),
-            _ => picture,
-        };
+        let upright = upright(picture, info.rotation);
         let mut jpeg = Vec::new();
         JpegEncoder::new_with_quality(&mut jpeg, INTERMEDIATE_QUALITY)
             .encode(
@@ -66,16 +52,7 @@ pub fn poster(input: &[u8]) -> Result<PreparedPhoto, MediaError> {
 /// as unsupported, as for [`poster`].
 pub fn sampled_frames(input: &[u8], max: usize) -> Result<Vec<RgbImage>, MediaError> {
     guarded(|| {
-        let (info, parsed) = parse(input)?;
-        let movie = match parsed {
-            Parsed::Mp4(movie) if info.video_codec == VideoCodec::H264 => movie,
-            _ => {
-                return Err(MediaError::UnsupportedVideo(format!(
-                    "frames of {:?} video in {:?}",
-                    info.video_codec, info.container
-                )))
-            }
-        };
+        let (info, movie) = h264(input, "frames")?;
         let video = &movie.video;
         let (nal_length, sets) = parameter_sets(input, video)?;
         let keys: Vec<_> = video.samples.iter().filter(|s| s.sync).collect();
@@ -94,15 +71,36 @@ pub fn sampled_frames(input: &[u8], max: usize) -> Result<Vec<RgbImage>, MediaEr
             let mut stream = sets.clone();
             append_annex_b(&mut stream, sample, nal_length)?;
             let picture = decode(&stream)?;
-            frames.push(match info.rotation {
-                90 => imageops::rotate90(&picture),
-                180 => imageops::rotate180(&picture),
-                270 => imageops::rotate270(&picture),
-                _ => picture,
-            });
+            frames.push(upright(picture, info.rotation));
         }
         Ok(frames)
     })
+}
+
+/// The parsed movie of an H.264 MP4 or MOV; anything else is refused as unsupported for
+/// `what` (a poster frame, frames).
+fn h264(
+    input: &[u8],
+    what: &str,
+) -> Result<(super::VideoInfo, Box<super::mp4::Movie>), MediaError> {
+    let (info, parsed) = parse(input)?;
+    match parsed {
+        Parsed::Mp4(movie) if info.video_codec == VideoCodec::H264 => Ok((info, movie)),
+        _ => Err(MediaError::UnsupportedVideo(format!(
+            "{what} of {:?} video in {:?}",
+            info.video_codec, info.container
+        ))),
+    }
+}
+
+/// A decoded picture turned by the track's rotation, as it is shown.
+fn upright(picture: RgbImage, rotation: u16) -> RgbImage {
+    match rotation {
+        90 => imageops::rotate90(&picture),
+        180 => imageops::rotate180(&picture),
+        270 => imageops::rotate270(&picture),
+        _ => picture,
+    }
 }
 
 /// The NAL length size and the SPS and PPS from the `avcC` box, as an Annex B stream.
