@@ -5,6 +5,7 @@
 mod album;
 mod commands;
 mod recording;
+mod safety;
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             album::media_remove_item,
             album::media_save,
             album::media_save_all,
+            safety::requests,
+            safety::accept_request,
+            safety::delete_request,
+            safety::block_user,
+            safety::unblock_user,
+            safety::blocked_users,
+            safety::report_user,
+            safety::set_nudity_filter,
         ])
         .events(collect_events![NatterEvent, recording::VoiceEvent])
         .constant(

@@ -25,7 +25,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let server = natter_tests::TestServer::start().await;
+    // Measures fan-out, not the per-sender rate limit (60 a minute), which one sender's burst
+    // would hit at once.
+    let server = natter_tests::TestServer::start_with(|c| {
+        c.limits.messages_per_minute = u32::MAX;
+    })
+    .await;
     let url = server.url();
     let http = reqwest::Client::new();
     let mut tokens = Vec::new();

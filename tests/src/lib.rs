@@ -29,13 +29,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server with its configuration changed first (e.g. lower rate limits).
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
-        let running = natter_server::start(ServerConfig::new(
-            data.path(),
-            "127.0.0.1:0".parse().expect("addr"),
-        ))
-        .await
-        .expect("server starts");
+        let mut config = ServerConfig::new(data.path(), "127.0.0.1:0".parse().expect("addr"));
+        configure(&mut config);
+        let running = natter_server::start(config).await.expect("server starts");
         let addr = running.local_addr();
         Self {
             data,
@@ -89,8 +91,13 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// A harness whose server's configuration is changed first.
+    pub async fn with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
         Self {
-            server: TestServer::start().await,
+            server: TestServer::start_with(configure).await,
             profiles: tempfile::tempdir().expect("temp dir"),
         }
     }

@@ -12,6 +12,7 @@ use natter_core::{Client, CoreError, CoreEvent, MessageStatus, MessageView};
 use uuid::Uuid;
 
 mod media;
+mod rules;
 mod safety;
 mod voice;
 
@@ -61,6 +62,14 @@ enum Command {
         /// Days a log-in stays valid.
         #[arg(long, env = "NATTER_TOKEN_TTL_DAYS", default_value_t = 30)]
         token_ttl_days: u64,
+        /// Messages one account may send per minute (past it: 429 with Retry-After).
+        #[arg(long, env = "NATTER_MESSAGES_PER_MINUTE",
+            default_value_t = natter_protocol::limits::MESSAGES_PER_MINUTE)]
+        messages_per_minute: u32,
+        /// New direct conversations one account may start per day.
+        #[arg(long, env = "NATTER_NEW_CONVERSATIONS_PER_DAY",
+            default_value_t = natter_protocol::limits::NEW_CONVERSATIONS_PER_DAY)]
+        new_conversations_per_day: u32,
     },
     /// Record, encode and inspect voice notes (needs no server or profile).
     Voice {
@@ -173,6 +182,50 @@ enum Command {
         #[arg(long)]
         username: String,
     },
+    /// Message requests waiting for an answer (conversations started by people you never
+    /// wrote to).
+    Requests {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept the message request from a user.
+    Accept {
+        #[arg(long)]
+        from: String,
+    },
+    /// Delete the message request from a user.
+    DeleteRequest {
+        #[arg(long)]
+        from: String,
+    },
+    /// Block a user: nothing can be sent between you either way.
+    Block { username: String },
+    /// Unblock a user.
+    Unblock { username: String },
+    /// Report a user to the moderators, with your direct conversation's messages.
+    Report {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        reason: String,
+        /// Message ids to include (default: their latest messages).
+        #[arg(long, value_delimiter = ',')]
+        messages: Vec<Uuid>,
+    },
+    /// Show or change your settings.
+    Settings {
+        /// The nudity filter (always on under 18).
+        #[arg(long)]
+        nudity_filter: Option<rules::OnOff>,
+    },
+    /// Moderation, on the server's machine: reads the server's data directory.
+    Admin {
+        /// The server's data directory.
+        #[arg(long, env = "NATTER_DATA", default_value = "natter-data")]
+        data: PathBuf,
+        #[command(subcommand)]
+        command: rules::AdminCommand,
+    },
     /// Stay connected and print every event until interrupted.
     Watch {
         #[arg(long)]
@@ -232,10 +285,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         allowed_origins,
         token_ttl_days,
+        messages_per_minute,
+        new_conversations_per_day,
     } = cli.command
     {
         let mut config = natter_server::ServerConfig::new(data, listen);
         config.allowed_origins = allowed_origins;
+        config.limits.messages_per_minute = messages_per_minute;
+        config.limits.new_conversations_per_day = new_conversations_per_day;
         config.token_ttl = Duration::from_secs(token_ttl_days.saturating_mul(24 * 60 * 60));
         return serve(config).await;
     }
@@ -243,6 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Voice { command } => return voice::run(command).await,
         Command::Media { command } => return media::run(command).await,
         Command::Safety { command } => return safety::run(command).await,
+        Command::Admin { data, command } => return rules::admin(data, command).await,
         other => other,
     };
     let profile = cli.profile.unwrap_or_else(default_profile);
@@ -379,6 +437,7 @@ async fn client_command(client: &Client, command: Command) -> anyhow::Result<()>
         Command::Server { .. }
         | Command::Voice { .. }
         | Command::Media { .. }
+        | Command::Admin { .. }
         | Command::Safety { .. } => {
             unreachable!("handled before a profile is opened")
         }
@@ -493,11 +552,28 @@ async fn client_command(client: &Client, command: Command) -> anyhow::Result<()>
                 }
             }
         }
+        Command::Requests { json } => rules::requests(client, json).await?,
+        Command::Accept { from } => rules::accept(client, &from).await?,
+        Command::DeleteRequest { from } => rules::delete_request(client, &from).await?,
+        Command::Block { username } => rules::block(client, &username, false).await?,
+        Command::Unblock { username } => rules::block(client, &username, true).await?,
+        Command::Report {
+            user,
+            reason,
+            messages,
+        } => rules::report(client, &user, &reason, messages).await?,
+        Command::Settings { nudity_filter } => rules::settings(client, nudity_filter).await?,
         Command::Conversations { json } => {
             if let Err(e) = client.sync_now().await {
                 tracing::info!(error = %e, "showing cached conversations only");
             }
-            let convs = client.conversations().await?;
+            // The main list: message requests have their own (`natter requests`).
+            let convs: Vec<_> = client
+                .conversations()
+                .await?
+                .into_iter()
+                .filter(|c| !c.request)
+                .collect();
             if json {
                 print_json(&convs)?;
             } else {
@@ -568,6 +644,9 @@ fn describe(ev: &CoreEvent) -> String {
         CoreEvent::MessageRemoved { id, .. } => format!("unsent message {id} deleted"),
         CoreEvent::Typing { username, .. } => format!("{username} is typing…"),
         CoreEvent::Conversation { conversation } => format!("conversation {}", conversation.title),
+        CoreEvent::ConversationRemoved { conversation } => {
+            format!("conversation {conversation} removed")
+        }
         CoreEvent::Connection { state } => format!("connection: {state:?}").to_lowercase(),
         CoreEvent::SignedOut => "signed out".into(),
         CoreEvent::Upload {

@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_natter");
 struct ServerProcess {
     child: Child,
     url: String,
-    _data: TempDir,
+    data: TempDir,
 }
 
 impl ServerProcess {
@@ -37,11 +37,7 @@ impl ServerProcess {
             url.starts_with("http://127.0.0.1:"),
             "server printed {url:?}"
         );
-        Self {
-            child,
-            url,
-            _data: data,
-        }
+        Self { child, url, data }
     }
 }
 
@@ -536,4 +532,69 @@ fn send_voice_takes_any_encoders_note_up_to_a_minute_and_says_why_otherwise() {
         4,
         "nothing else arrived"
     );
+}
+
+#[test]
+fn requests_accept_block_report_and_settings_from_the_command_line() {
+    let server = ServerProcess::start();
+    let root = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&server.url, root.path());
+    for name in ["alice", "bob", "carol"] {
+        cli.signup(name);
+    }
+    cli.ok("alice", &["send", "--to", "bob", "--text", "hi bob"]);
+    let requests: Value = serde_json::from_str(&cli.ok("bob", &["requests", "--json"])).unwrap();
+    let requests = requests.as_array().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["title"], "alice");
+    assert_eq!(requests[0]["request"], true);
+    // not in the main list
+    let main: Value = serde_json::from_str(&cli.ok("bob", &["conversations", "--json"])).unwrap();
+    assert!(main.as_array().unwrap().is_empty(), "{main}");
+
+    let err = cli.fails("bob", &["accept", "--from", "carol"]);
+    assert!(err.contains("conversation_not_found"), "{err}");
+    cli.ok("bob", &["accept", "--from", "alice"]);
+    let requests: Value = serde_json::from_str(&cli.ok("bob", &["requests", "--json"])).unwrap();
+    assert!(requests.as_array().unwrap().is_empty());
+    let main: Value = serde_json::from_str(&cli.ok("bob", &["conversations", "--json"])).unwrap();
+    assert_eq!(main.as_array().unwrap().len(), 1);
+
+    // carol writes, bob reports her and blocks her; her next message is refused
+    cli.ok("carol", &["send", "--to", "bob", "--text", "send me money"]);
+    cli.ok("bob", &["report", "--user", "carol", "--reason", "scam"]);
+    cli.ok("bob", &["block", "carol"]);
+    let err = cli.fails(
+        "carol",
+        &["send", "--to", "bob", "--text", "hello??", "--timeout", "5"],
+    );
+    assert!(err.contains("blocked"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["admin", "--data"])
+        .arg(server.data.path())
+        .args(["reports", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["reporter"], "bob");
+    assert_eq!(reports[0]["reported"], "carol");
+    assert_eq!(reports[0]["reason"], "scam");
+    assert_eq!(reports[0]["messages"][0]["text"], "send me money");
+
+    let err = cli.fails("bob", &["report", "--user", "carol", "--reason", " "]);
+    assert!(err.contains("invalid_report"), "{err}");
+    assert!(cli
+        .ok("alice", &["settings", "--nudity-filter", "on"])
+        .contains("nudity filter: on"));
+    assert!(cli
+        .ok("alice", &["settings", "--nudity-filter", "off"])
+        .contains("nudity filter: off"));
 }

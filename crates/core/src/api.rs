@@ -315,4 +315,47 @@ impl Api {
         let body = ReceiptRequest { kind, up_to_seq };
         Self::send_empty(self.json(Method::POST, &path, Some(token), &body)?).await
     }
+
+    pub(crate) async fn me(&self, token: &str) -> Result<Account> {
+        Self::send(self.request(Method::GET, "/v1/me", Some(token))?).await
+    }
+
+    pub(crate) async fn settings(&self, token: &str, nudity_filter: bool) -> Result<Account> {
+        let body = natter_protocol::SettingsRequest { nudity_filter };
+        Self::send(self.json(Method::PUT, "/v1/me/settings", Some(token), &body)?).await
+    }
+
+    pub(crate) async fn accept(&self, token: &str, conversation: Uuid) -> Result<Conversation> {
+        let path = format!("/v1/conversations/{conversation}/accept");
+        Self::send(self.request(Method::POST, &path, Some(token))?).await
+    }
+
+    pub(crate) async fn delete_conversation(&self, token: &str, conversation: Uuid) -> Result<()> {
+        let path = format!("/v1/conversations/{conversation}/delete");
+        Self::send_empty(self.request(Method::POST, &path, Some(token))?).await
+    }
+
+    pub(crate) async fn blocked(&self, token: &str) -> Result<Vec<natter_protocol::UserSummary>> {
+        Self::send(self.request(Method::GET, "/v1/blocks", Some(token))?).await
+    }
+
+    pub(crate) async fn block(&self, token: &str, username: &str) -> Result<()> {
+        let body = natter_protocol::BlockRequest {
+            username: username.to_string(),
+        };
+        Self::send_empty(self.json(Method::POST, "/v1/blocks", Some(token), &body)?).await
+    }
+
+    pub(crate) async fn unblock(&self, token: &str, username: &str) -> Result<()> {
+        let path = format!("/v1/blocks/{username}");
+        Self::send_empty(self.request(Method::DELETE, &path, Some(token))?).await
+    }
+
+    pub(crate) async fn report(
+        &self,
+        token: &str,
+        body: &natter_protocol::ReportRequest,
+    ) -> Result<()> {
+        Self::send_empty(self.json(Method::POST, "/v1/reports", Some(token), body)?).await
+    }
 }

@@ -21,6 +21,8 @@ async fn fixture() -> Fixture {
         id: Uuid::now_v7(),
         username: "me".into(),
         birthdate: "1990-01-01".parse().unwrap(),
+        nudity_filter: false,
+        nudity_filter_locked: false,
     };
     cache
         .save_session(&Session {
@@ -37,6 +39,7 @@ async fn fixture() -> Fixture {
         username: name.into(),
         delivered_seq: 0,
         read_seq: 0,
+        accepted: true,
     };
     cache
         .upsert_conversations(&[Conversation {
@@ -258,6 +261,8 @@ async fn another_account_on_the_same_profile_starts_empty() {
         id: Uuid::now_v7(),
         username: "else".into(),
         birthdate: "1990-01-01".parse().unwrap(),
+        nudity_filter: false,
+        nudity_filter_locked: false,
     };
     f.cache.save_session(&session(someone_else)).await.unwrap();
     assert!(f.cache.conversation_ids().await.unwrap().is_empty());

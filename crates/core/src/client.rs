@@ -132,6 +132,20 @@ impl Client {
             .map(|s| s.account.clone())
     }
 
+    /// The account as the server last described it (settings changed, or refreshed).
+    pub(crate) async fn update_account(&self, account: Account) -> Result<()> {
+        self.inner
+            .cache
+            .set_filter(account.nudity_filter, account.nudity_filter_locked)
+            .await?;
+        if let Some(s) = write(&self.inner.session).as_mut() {
+            if s.account.id == account.id {
+                s.account = account;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn api(&self) -> Api {
         read(&self.inner.api).clone()
     }

@@ -35,8 +35,18 @@ impl CoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             CoreError::Network(_) => true,
-            CoreError::Api(e) => e.code == ErrorCode::Internal,
+            CoreError::Api(e) => matches!(e.code, ErrorCode::Internal | ErrorCode::RateLimited),
             _ => false,
+        }
+    }
+
+    /// How long the server asked to wait before trying again (`rate_limited`), in ms.
+    pub fn retry_after_ms(&self) -> Option<i64> {
+        match self {
+            CoreError::Api(e) => e
+                .retry_after_s
+                .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)),
+            _ => None,
         }
     }
 

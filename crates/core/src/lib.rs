@@ -10,6 +10,7 @@ mod cache;
 mod client;
 mod error;
 mod outbox;
+mod safety;
 mod sync;
 mod views;
 mod voice;
@@ -24,6 +25,6 @@ pub use error::{CoreError, Result};
 pub use natter_media::{PhotoEdits, VideoEdits};
 pub use natter_protocol as protocol;
 pub use views::{
-    ConnectionState, ConversationView, CoreEvent, MediaItemView, MediaReminder, MessageStatus,
-    MessageView, VoiceView,
+    ConnectionState, ConversationView, CoreEvent, MediaDisplay, MediaItemView, MediaReminder,
+    MessageStatus, MessageView, VoiceView,
 };

@@ -263,6 +263,7 @@ async fn store_and_announce(client: &Client, messages: &[Message]) -> Result<BTr
 pub(crate) async fn catch_up(client: &Client) -> Result<()> {
     let (token, me) = client.auth()?;
     let cache = &client.inner.cache;
+    client.refresh_safety().await?;
     let convs = client.api().conversations(&token).await?;
     cache.upsert_conversations(&convs).await?;
     for conv in &convs {

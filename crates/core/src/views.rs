@@ -44,6 +44,9 @@ pub struct MessageView {
     pub status: MessageStatus,
     /// Why sending failed, when `status` is `failed`.
     pub error: Option<String>,
+    /// Still sending because the server asked to slow down (`rate_limited`): when it goes
+    /// out by itself, in ms since the epoch. `None` otherwise.
+    pub held_until: Option<i64>,
     /// The voice note, when the message is one.
     pub voice: Option<VoiceView>,
     /// An album's photos and videos in order (`text` is then the caption); empty otherwise.
@@ -72,6 +75,33 @@ pub struct MediaItemView {
     pub uploaded_bytes: Option<u32>,
     /// Own item the server refused: why. Retry the message, or remove the item.
     pub error: Option<String>,
+    /// How to show it: the nudity filter may blur it (tap to view) or hide it for good.
+    pub display: MediaDisplay,
+}
+
+/// How a photo or video is shown, by the nudity classifier's verdict and the viewer's age
+/// and filter (`natter_protocol::policy::display`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum MediaDisplay {
+    Show,
+    /// Blurred until the viewer taps to see it (adults with the filter on).
+    Blur,
+    /// "Hidden by your safety settings", with no way to reveal it (under 18: the server
+    /// withholds the file).
+    Hide,
+}
+
+impl From<natter_protocol::policy::Display> for MediaDisplay {
+    fn from(d: natter_protocol::policy::Display) -> Self {
+        use natter_protocol::policy::Display;
+        match d {
+            Display::Show => Self::Show,
+            Display::Blur => Self::Blur,
+            Display::Hide => Self::Hide,
+        }
+    }
 }
 
 /// A voice note as a chat shows it.
@@ -113,6 +143,11 @@ pub struct ConversationView {
     pub media_blocked: Option<natter_protocol::ApiError>,
     /// The reminder shown before media goes out here (who can see it, that it can be saved).
     pub media_reminder: MediaReminder,
+    /// A message request: someone this account has never written to started it. It sits in
+    /// the Requests list (no unread badge) until accepted, replied to, deleted or blocked.
+    pub request: bool,
+    /// This account blocked the other person: nothing can be sent either way.
+    pub blocked: bool,
 }
 
 /// Whether the app reminds the user before sending a photo, video or voice note.
@@ -152,6 +187,8 @@ pub enum CoreEvent {
     },
     /// A conversation appeared or its members changed.
     Conversation { conversation: ConversationView },
+    /// A conversation left this device's lists (a deleted or blocked request).
+    ConversationRemoved { conversation: Uuid },
     /// The live connection to the server changed state.
     Connection { state: ConnectionState },
     /// The server no longer accepts this session (revoked or expired): log in again.

@@ -48,6 +48,60 @@ wire! {
         pub username: String,
         #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
         pub birthdate: NaiveDate,
+        /// Whether the nudity filter is on: always under 18, the user's choice from 18 (off
+        /// until chosen). Recomputed from the birthdate on every request.
+        #[serde(default)]
+        pub nudity_filter: bool,
+        /// Whether the user may switch the filter (only from 18).
+        #[serde(default)]
+        pub nudity_filter_locked: bool,
+    }
+}
+
+wire! {
+    /// `PUT /v1/me/settings`
+    pub struct SettingsRequest {
+        /// Switch the nudity filter on or off (off is refused under 18).
+        pub nudity_filter: bool,
+    }
+}
+
+wire! {
+    /// `POST /v1/blocks`
+    pub struct BlockRequest {
+        pub username: String,
+    }
+}
+
+wire! {
+    /// `POST /v1/reports`: a conversation, the messages the reporter chose, and why. The
+    /// server copies the messages as they are now into the moderation queue.
+    pub struct ReportRequest {
+        /// The person reported.
+        pub username: String,
+        /// The conversation the report is about (one the reporter belongs to); without it,
+        /// the direct conversation with that person, if any.
+        #[serde(default)]
+        pub conversation_id: Option<Uuid>,
+        /// Messages of that conversation the reporter chose (at most 50); none sends the
+        /// person's latest messages there.
+        #[serde(default)]
+        pub message_ids: Vec<Uuid>,
+        pub reason: String,
+    }
+}
+
+wire! {
+    /// A report as it sits in the moderation queue (`natter admin reports --json`).
+    pub struct Report {
+        pub id: Uuid,
+        pub reporter: String,
+        pub reported: String,
+        pub conversation_id: Option<Uuid>,
+        pub reason: String,
+        /// The reported messages as they were when the report was made.
+        pub messages: Vec<Message>,
+        pub created_at: i64,
     }
 }
 
@@ -85,6 +139,11 @@ wire! {
         pub delivered_seq: i64,
         /// Highest sequence number this member has seen on screen (0 = none).
         pub read_seq: i64,
+        /// Direct conversations: this member started it, accepted the message request or
+        /// wrote in it. Until the other side has, it sits in their Requests list and only
+        /// text may be sent to them. Always true in groups.
+        #[serde(default = "yes")]
+        pub accepted: bool,
     }
 }
 
@@ -184,6 +243,11 @@ wire! {
         /// Length of a video in ms; 0 for a photo.
         pub duration_ms: u32,
         pub blurhash: String,
+        /// The server's nudity classifier found the photo, or the video's poster, explicit:
+        /// withheld from accounts under 18, blurred with tap-to-view for adults with the
+        /// filter on.
+        #[serde(default)]
+        pub explicit: bool,
     }
 }
 
@@ -319,6 +383,10 @@ wire! {
         /// When the server recorded it (ms since the epoch).
         pub played_at: i64,
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl MediaKind {

@@ -85,6 +85,18 @@ pub enum ErrorCode {
     /// A resumable upload's piece does not start where the server's copy ends; the answer
     /// carries the server's offset in `Upload-Offset`.
     UploadOffsetMismatch,
+    /// One of the two people has blocked the other: nothing can be sent between them.
+    Blocked,
+    /// Too many messages or new conversations in a short time; the answer carries
+    /// `Retry-After` (seconds) and `retry_after_s`.
+    RateLimited,
+    /// An account under 18 cannot send an image the nudity filter classifies as explicit.
+    ExplicitImageBlocked,
+    /// The file is withheld from this account by its safety settings (explicit, under 18).
+    MediaWithheld,
+    /// The report's reason is empty or too long, or it names messages of another
+    /// conversation.
+    InvalidReport,
 }
 
 impl ErrorCode {
@@ -108,6 +120,7 @@ impl ErrorCode {
             | TooYoung
             | GroupFull
             | CannotMessageSelf
+            | InvalidReport
             | WrongConversationKind => 422,
             UsernameTaken | IdConflict | UploadOffsetMismatch => 409,
             InvalidCredentials | Unauthenticated => 401,
@@ -117,7 +130,11 @@ impl ErrorCode {
             | DmUnavailableUnder16
             | MediaNotAllowedFirstMessage
             | MediaRequiresAcceptedRequest
-            | NudityFilterLocked => 403,
+            | NudityFilterLocked
+            | Blocked
+            | ExplicitImageBlocked
+            | MediaWithheld => 403,
+            RateLimited => 429,
             PayloadTooLarge | MediaTooLarge => 413,
             Internal => 500,
             Network | Microphone => 503,
@@ -164,6 +181,11 @@ impl ErrorCode {
             VideoTooLong => "video_too_long",
             TooManyItems => "too_many_items",
             UploadOffsetMismatch => "upload_offset_mismatch",
+            Blocked => "blocked",
+            RateLimited => "rate_limited",
+            ExplicitImageBlocked => "explicit_image_blocked",
+            MediaWithheld => "media_withheld",
+            InvalidReport => "invalid_report",
         }
     }
 }
@@ -182,6 +204,10 @@ impl std::fmt::Display for ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// `rate_limited` only: seconds until the action is allowed again (also sent as the
+    /// `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -189,6 +215,27 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+
+    /// A `rate_limited` answer: `what` is allowed again in `retry_after_s` seconds.
+    pub fn rate_limited(what: &str, retry_after_s: u64) -> Self {
+        let retry_after_s = retry_after_s.max(1);
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("{what}: try again in {}", human_wait(retry_after_s)),
+            retry_after_s: Some(retry_after_s),
+        }
+    }
+}
+
+/// "45 seconds", "3 minutes", "2 hours": how long to wait, as a person says it.
+pub fn human_wait(seconds: u64) -> String {
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match seconds {
+        0..=59 => plural(seconds.max(1), "second"),
+        60..=3599 => plural(seconds.div_ceil(60), "minute"),
+        _ => plural(seconds.div_ceil(3600), "hour"),
     }
 }

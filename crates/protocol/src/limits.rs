@@ -57,3 +57,13 @@ pub const BLURHASH_MAX_CHARS: usize = 166;
 pub const UPLOAD_CHUNK_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// The piece size the client sends: small enough that a lost connection costs little.
 pub const UPLOAD_CHUNK_BYTES: usize = 512 * 1024;
+
+/// Messages one account may send per minute, across all conversations; past it the server
+/// answers `rate_limited` with `Retry-After`. Generous for a person, tight for a script.
+pub const MESSAGES_PER_MINUTE: u32 = 60;
+/// New direct conversations one account may start per day (24 hours, rolling).
+pub const NEW_CONVERSATIONS_PER_DAY: u32 = 30;
+/// Longest report reason, in characters.
+pub const REPORT_REASON_MAX: usize = 1000;
+/// Most messages one report may carry.
+pub const REPORT_MAX_MESSAGES: usize = 50;

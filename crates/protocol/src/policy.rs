@@ -71,6 +71,8 @@ pub struct ConversationFacts {
     /// Direct conversations: the recipient has accepted the request or written to the
     /// sender. Ignored for groups.
     pub accepted: bool,
+    /// Direct conversations: one of the two has blocked the other. Ignored for groups.
+    pub blocked: bool,
 }
 
 /// The answer to "may this be sent?".
@@ -107,6 +109,12 @@ pub fn may_use_dms(band: AgeBand) -> Result<(), ApiError> {
 /// What a conversation allows, whoever sends: media never first, and in a direct
 /// conversation only once the recipient has accepted or written back.
 pub fn content_rule(content: Content, facts: ConversationFacts) -> Result<(), ApiError> {
+    if facts.blocked && !facts.group {
+        return Err(ApiError::new(
+            ErrorCode::Blocked,
+            "you can't message this person: one of you has blocked the other",
+        ));
+    }
     if content == Content::Text {
         return Ok(());
     }
@@ -185,6 +193,49 @@ pub fn may_set_nudity_filter(band: AgeBand, on: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether `sender` may send an image the nudity classifier found explicit: not under 18.
+pub fn may_send_explicit(sender: AgeBand, explicit: bool) -> Result<(), ApiError> {
+    if explicit && !sender.is_adult() {
+        return Err(ApiError::new(
+            ErrorCode::ExplicitImageBlocked,
+            "this photo looks like it contains nudity, which can't be sent before you are 18",
+        ));
+    }
+    Ok(())
+}
+
+/// How an image is shown to someone, given its classification and their filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    Show,
+    /// Blurred, with tap-to-view (adults with the filter on).
+    Blur,
+    /// Not delivered at all ("hidden by your safety settings"), with no way to reveal it.
+    Hide,
+}
+
+/// The [`Display`] of an image for a viewer whose filter is `filter` (see [`nudity_filter`]).
+pub fn display(viewer: AgeBand, filter: FilterState, explicit: bool) -> Display {
+    match (explicit, viewer.is_adult(), filter.on) {
+        (false, _, _) => Display::Show,
+        (true, false, _) => Display::Hide,
+        (true, true, true) => Display::Blur,
+        (true, true, false) => Display::Show,
+    }
+}
+
+/// Whether the server hands `viewer` the file of an image classified `explicit`: never
+/// under 18 (the file is withheld, so a modified client cannot reveal it).
+pub fn may_fetch(viewer: AgeBand, explicit: bool) -> Result<(), ApiError> {
+    if explicit && !viewer.is_adult() {
+        return Err(ApiError::new(
+            ErrorCode::MediaWithheld,
+            "hidden by your safety settings",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +295,7 @@ mod tests {
             group: false,
             prior_messages: 0,
             accepted: false,
+            blocked: false,
         };
         let pending = ConversationFacts {
             prior_messages: 3,
@@ -261,6 +313,19 @@ mod tests {
             group: true,
             prior_messages: 1,
             accepted: false,
+            blocked: false,
+        };
+        let blocked = ConversationFacts {
+            blocked: true,
+            ..accepted
+        };
+        let blocked_new = ConversationFacts {
+            blocked: true,
+            ..new_direct
+        };
+        let group_with_a_block = ConversationFacts {
+            blocked: true,
+            ..busy_group
         };
         // what a verdict comes to: allowed, allowed after the reminder, or refused with a code
         let outcome = |v: Verdict| match v {
@@ -300,6 +365,10 @@ mod tests {
             (AgeBand::Adult, Media, busy_group, false, remind),
             (AgeBand::Teen, Media, accepted, false, remind),
             (AgeBand::Teen, Media, accepted, true, allow),
+            (AgeBand::Adult, Text, blocked, false, Err(Blocked)),
+            (AgeBand::Adult, Media, blocked, true, Err(Blocked)),
+            (AgeBand::Adult, Text, blocked_new, false, Err(Blocked)),
+            (AgeBand::Adult, Text, group_with_a_block, false, allow),
             (
                 AgeBand::YoungTeen,
                 Text,
@@ -363,5 +432,39 @@ mod tests {
         );
         assert!(may_set_nudity_filter(AgeBand::Teen, true).is_ok());
         assert!(may_set_nudity_filter(AgeBand::Adult, false).is_ok());
+    }
+
+    #[test]
+    fn explicit_images_are_blocked_hidden_or_blurred_by_age_and_filter() {
+        use AgeBand::*;
+        assert_eq!(
+            may_send_explicit(Teen, true).unwrap_err().code,
+            ErrorCode::ExplicitImageBlocked
+        );
+        assert!(may_send_explicit(Teen, false).is_ok());
+        assert!(may_send_explicit(Adult, true).is_ok());
+        assert_eq!(
+            may_fetch(Teen, true).unwrap_err().code,
+            ErrorCode::MediaWithheld
+        );
+        assert!(may_fetch(Teen, false).is_ok());
+        assert!(may_fetch(Adult, true).is_ok());
+        let table = [
+            // viewer, their own choice, explicit → display
+            (Teen, Some(false), true, Display::Hide),
+            (Teen, None, false, Display::Show),
+            (Adult, Some(true), true, Display::Blur),
+            (Adult, Some(true), false, Display::Show),
+            (Adult, None, true, Display::Show),
+            (Adult, Some(false), true, Display::Show),
+        ];
+        for (viewer, choice, explicit, expected) in table {
+            let filter = nudity_filter(viewer, choice);
+            assert_eq!(
+                display(viewer, filter, explicit),
+                expected,
+                "{viewer:?} {choice:?} {explicit}"
+            );
+        }
     }
 }

@@ -398,6 +398,11 @@ mod tests {
             VideoTooLong,
             TooManyItems,
             UploadOffsetMismatch,
+            Blocked,
+            RateLimited,
+            ExplicitImageBlocked,
+            MediaWithheld,
+            InvalidReport,
         ];
         // A new code breaks this match until it is added to `all` above.
         for code in all {
@@ -437,7 +442,12 @@ mod tests {
                 | InvalidVideo
                 | VideoTooLong
                 | TooManyItems
-                | UploadOffsetMismatch => {}
+                | UploadOffsetMismatch
+                | Blocked
+                | RateLimited
+                | ExplicitImageBlocked
+                | MediaWithheld
+                | InvalidReport => {}
             }
             let v = serde_json::to_value(ApiError::new(code, "x")).unwrap();
             assert_eq!(v["code"], code.as_str(), "{code:?}");

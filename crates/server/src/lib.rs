@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub upload_ttl: Duration,
     /// How often abandoned uploads are looked for.
     pub upload_sweep_every: Duration,
+    /// Messages per minute and new conversations per day, per user.
+    pub limits: routes::safety::RateLimits,
 }
 
 impl ServerConfig {
@@ -67,6 +69,7 @@ impl ServerConfig {
             clock: state::Clock::system(),
             upload_ttl: DEFAULT_UPLOAD_TTL,
             upload_sweep_every: Duration::from_secs(10 * 60),
+            limits: Default::default(),
         }
     }
 }
@@ -122,6 +125,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
     let blobs = Arc::new(LocalBlobs::open(config.data_dir.join("media")).await?);
     let partials = Arc::new(Partials::open(config.data_dir.join("uploads")).await?);
+    let classifier = tokio::task::spawn_blocking(natter_safety::Classifier::shared)
+        .await
+        .context("loading the nudity classifier")?
+        .context("loading the nudity classifier")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -135,6 +142,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         partials,
         uploading: Default::default(),
         bus: Arc::new(LocalBus::new()),
+        classifier: Arc::new(classifier),
+        limits: config.limits,
         token_ttl: config.token_ttl,
         allowed_origins: config.allowed_origins.into(),
         shutdown: shutdown.clone(),

@@ -42,6 +42,9 @@ pub struct AppState {
     /// Ids of resumable uploads a request is writing to right now (one writer per upload).
     pub uploading: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
     pub bus: Arc<dyn Bus>,
+    /// The nudity classifier every uploaded photo and thumbnail goes through.
+    pub classifier: Arc<natter_safety::Classifier>,
+    pub limits: crate::routes::safety::RateLimits,
     pub token_ttl: Duration,
     pub allowed_origins: Arc<[String]>,
     /// Cancelled when the server shuts down; WebSockets close on it.

@@ -45,6 +45,11 @@ pub struct StagedMedia {
     /// platform decoded ([`Client::set_staged_poster`](crate::Client::set_staged_poster)).
     #[serde(default)]
     pub placeholder: bool,
+    /// The on-device nudity classifier found it (a photo, or a video's sampled frames)
+    /// explicit. Under 18 such an item is never staged; for adults this is what recipients
+    /// with the filter on will see blurred.
+    #[serde(default)]
+    pub explicit: bool,
 }
 
 /// One picked file's outcome: prepared, or refused with the reason.

@@ -81,6 +81,7 @@ impl Client {
                         bytes: remuxed.bytes,
                         thumb,
                         blurhash: meta.item.blurhash.clone(),
+                        explicit: meta.item.explicit,
                     });
                 }
                 if !redo {
@@ -101,18 +102,27 @@ impl Client {
                         height: meta.item.height,
                         duration_ms: 0,
                         blurhash: meta.item.blurhash.clone(),
+                        explicit: meta.item.explicit,
                     });
                 }
                 let path = dir.join("original");
                 let original = tokio::fs::read(&path)
                     .await
                     .map_err(|e| storage("reading", &path, e))?;
-                let photo: PreparedPhoto = tokio::task::spawn_blocking(move || {
-                    natter_media::prepare_photo_edited(&original, &PrepareOptions { hd }, &edits)
-                })
-                .await
-                .map_err(|e| CoreError::Storage(format!("applying edits: {e}")))?
-                .map_err(media_error)?;
+                // Edited (a crop can change what the picture shows): classified again.
+                let (photo, explicit): (PreparedPhoto, bool) =
+                    tokio::task::spawn_blocking(move || {
+                        let photo = natter_media::prepare_photo_edited(
+                            &original,
+                            &PrepareOptions { hd },
+                            &edits,
+                        )
+                        .map_err(media_error)?;
+                        let explicit = crate::safety::any_explicit(&[&photo.bytes])?;
+                        Ok::<_, CoreError>((photo, explicit))
+                    })
+                    .await
+                    .map_err(|e| CoreError::Storage(format!("applying edits: {e}")))??;
                 Ok(Prepared {
                     kind: MediaKind::Image,
                     bytes: photo.bytes,
@@ -122,6 +132,7 @@ impl Client {
                     height: photo.height,
                     duration_ms: 0,
                     blurhash: photo.blurhash,
+                    explicit,
                 })
             }));
         }
@@ -130,6 +141,9 @@ impl Client {
             let p = job
                 .await
                 .map_err(|e| CoreError::Storage(format!("preparing the album: {e}")))??;
+            if p.explicit {
+                policy::may_send_explicit(self.inner.cache.my_age_band().await?, true)?;
+            }
             let (media_id, thumbnail_id) = (Uuid::now_v7(), Uuid::now_v7());
             write_durably(&self.album_file_path(media_id), &p.bytes).await?;
             write_durably(&self.album_file_path(thumbnail_id), &p.thumb).await?;
@@ -143,6 +157,7 @@ impl Client {
                 size: u32::try_from(p.bytes.len()).unwrap_or(u32::MAX),
                 duration_ms: p.duration_ms,
                 blurhash: p.blurhash,
+                explicit: p.explicit,
             });
         }
         let view = self.queue_album(conversation, &me, caption, &album).await?;
@@ -224,4 +239,5 @@ struct Prepared {
     height: u32,
     duration_ms: u32,
     blurhash: String,
+    explicit: bool,
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use natter_media::{PrepareOptions, PreparedPhoto};
 use natter_protocol::limits::ALBUM_MAX_ITEMS;
-use natter_protocol::{ApiError, ErrorCode, MediaKind};
+use natter_protocol::{policy, ApiError, ErrorCode, MediaKind};
 use uuid::Uuid;
 
 use super::{media_error, storage, StageInput, StageResult, StagedMedia, StagedMeta};
@@ -119,11 +119,17 @@ impl Client {
         let dir = self.staging_dir(id);
         let original = bytes.clone();
         let what = name.clone();
-        let (prepared, video, placeholder) =
-            tokio::task::spawn_blocking(move || prepare_any(&bytes, hd))
-                .await
-                .map_err(|e| CoreError::Storage(format!("preparing {what}: {e}")))?
-                .map_err(media_error)?;
+        let (prepared, video, placeholder, explicit) = tokio::task::spawn_blocking(move || {
+            let (prepared, video, placeholder) = prepare_any(&bytes, hd).map_err(media_error)?;
+            let explicit = classify_staged(&prepared, &bytes, video.is_some(), placeholder)?;
+            Ok::<_, CoreError>((prepared, video, placeholder, explicit))
+        })
+        .await
+        .map_err(|e| CoreError::Storage(format!("preparing {what}: {e}")))??;
+        if explicit {
+            tracing::info!(%id, "the nudity filter found a picked item explicit");
+            policy::may_send_explicit(self.inner.cache.my_age_band().await?, true)?;
+        }
         let item = match &video {
             None => StagedMedia {
                 id,
@@ -135,6 +141,7 @@ impl Client {
                 size: u32::try_from(prepared.bytes.len()).unwrap_or(u32::MAX),
                 blurhash: prepared.blurhash.clone(),
                 placeholder: false,
+                explicit,
             },
             Some(info) => StagedMedia {
                 id,
@@ -146,6 +153,7 @@ impl Client {
                 size: u32::try_from(original.len()).unwrap_or(u32::MAX),
                 blurhash: prepared.blurhash.clone(),
                 placeholder,
+                explicit,
             },
         };
         let meta = StagedMeta {
@@ -197,12 +205,17 @@ impl Client {
         if meta.item.kind != MediaKind::Video {
             return Err(ApiError::new(ErrorCode::BadRequest, "only a video takes a poster").into());
         }
-        let photo = tokio::task::spawn_blocking(move || {
-            natter_media::prepare_photo(&image, &PrepareOptions::default())
+        let (photo, poster_explicit) = tokio::task::spawn_blocking(move || {
+            let photo = natter_media::prepare_photo(&image, &PrepareOptions::default())
+                .map_err(media_error)?;
+            let explicit = crate::safety::any_explicit(&[&photo.bytes])?;
+            Ok::<_, CoreError>((photo, explicit))
         })
         .await
-        .map_err(|e| CoreError::Storage(format!("preparing the poster: {e}")))?
-        .map_err(media_error)?;
+        .map_err(|e| CoreError::Storage(format!("preparing the poster: {e}")))??;
+        if poster_explicit {
+            policy::may_send_explicit(self.inner.cache.my_age_band().await?, true)?;
+        }
         let (vw, vh) = (meta.item.width, meta.item.height);
         if !same_shape(photo.width, photo.height, vw, vh) {
             return Err(ApiError::new(
@@ -219,6 +232,7 @@ impl Client {
         write_durably(&dir.join("thumb"), &photo.thumbnail).await?;
         meta.item.blurhash = photo.blurhash;
         meta.item.placeholder = false;
+        meta.item.explicit |= poster_explicit;
         meta.thumb_width = photo.thumb_width;
         meta.thumb_height = photo.thumb_height;
         let json = serde_json::to_vec(&meta).map_err(|e| CoreError::Storage(e.to_string()))?;
@@ -264,6 +278,43 @@ impl Client {
 }
 
 type Staged = (PreparedPhoto, Option<natter_media::VideoInfo>, bool);
+
+/// Keyframes of a video the nudity filter looks at, besides its poster.
+const SAMPLED_FRAMES: usize = 8;
+
+/// Runs the nudity classifier on a staged item: the prepared photo; for a video its poster
+/// (unless a placeholder) and up to [`SAMPLED_FRAMES`] keyframes spread over it (H.264;
+/// other codecs are judged by the poster the platform hands over).
+fn classify_staged(
+    prepared: &PreparedPhoto,
+    original: &[u8],
+    video: bool,
+    placeholder: bool,
+) -> Result<bool> {
+    if !video {
+        return crate::safety::any_explicit(&[&prepared.bytes]);
+    }
+    if !placeholder && crate::safety::any_explicit(&[&prepared.bytes])? {
+        return Ok(true);
+    }
+    let frames = match natter_media::video::sampled_frames(original, SAMPLED_FRAMES) {
+        Ok(frames) => frames,
+        Err(e) => {
+            tracing::info!(error = %e, "no frames to sample from this video");
+            return Ok(false);
+        }
+    };
+    let model = crate::safety::classifier()?;
+    for frame in frames {
+        let c = model
+            .classify_image(&frame.into())
+            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+        if c.verdict == natter_safety::Verdict::Explicit {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
 
 /// Prepares a picked file by what it is: a photo (recognised by its magic bytes), else a
 /// video (recognised by parsing its container). A video's preview is its first frame where

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{uuid, Cache};
 use crate::error::{CoreError, Result};
-use crate::views::{MediaItemView, MessageView};
+use crate::views::{MediaDisplay, MediaItemView, MessageView};
 
 /// An item of an own album waiting to go out, as the outbox needs it.
 #[derive(Debug, Clone)]
@@ -42,9 +42,10 @@ pub(crate) async fn insert_items(
         sqlx::query(
             r#"
             INSERT INTO message_media (message_id, position, media_id, thumbnail_id, kind, mime,
-                width, height, size, duration_ms, blurhash, thumb_uploaded, uploaded, sent_bytes)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
-            ON CONFLICT (message_id, position) DO NOTHING
+                width, height, size, duration_ms, blurhash, thumb_uploaded, uploaded, sent_bytes,
+                explicit)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)
+            ON CONFLICT (message_id, position) DO UPDATE SET explicit = excluded.explicit
             "#,
         )
         .bind(message_id.to_string())
@@ -60,6 +61,7 @@ pub(crate) async fn insert_items(
         .bind(&item.blurhash)
         .bind(i64::from(uploaded))
         .bind(if uploaded { i64::from(item.size) } else { 0 })
+        .bind(item.explicit)
         .execute(&mut **tx)
         .await?;
     }
@@ -78,7 +80,7 @@ impl Cache {
         let rows = sqlx::query(
             r#"
             SELECT message_id, media_id, thumbnail_id, kind, mime, width, height, size,
-                duration_ms, blurhash, uploaded, sent_bytes, failed
+                duration_ms, blurhash, uploaded, sent_bytes, failed, explicit
             FROM message_media
             WHERE message_id IN (SELECT value FROM json_each(?1))
             ORDER BY message_id, position
@@ -87,30 +89,38 @@ impl Cache {
         .bind(ids)
         .fetch_all(&self.read)
         .await?;
+        let (band, filter) = self.my_filter().await?;
+        let mine: HashMap<Uuid, bool> = views.iter().map(|v| (v.id, v.mine)).collect();
         let mut albums: HashMap<Uuid, Vec<MediaItemView>> = HashMap::new();
         for row in &rows {
+            let message_id = uuid(row, "message_id")?;
+            let explicit = row.try_get::<bool, _>("explicit")?;
+            // The sender sees their own photos; others see them as their age and filter say.
+            let display = if mine.get(&message_id).copied().unwrap_or(false) {
+                MediaDisplay::Show
+            } else {
+                natter_protocol::policy::display(band, filter, explicit).into()
+            };
             let uploaded = row.try_get::<i64, _>("uploaded")? != 0;
             let size: u32 = row.try_get("size")?;
-            albums
-                .entry(uuid(row, "message_id")?)
-                .or_default()
-                .push(MediaItemView {
-                    media_id: uuid(row, "media_id")?,
-                    thumbnail_id: uuid(row, "thumbnail_id")?,
-                    kind: kind_of(&row.try_get::<String, _>("kind")?)?,
-                    mime: row.try_get("mime")?,
-                    width: row.try_get("width")?,
-                    height: row.try_get("height")?,
-                    size,
-                    duration_ms: row.try_get("duration_ms")?,
-                    blurhash: row.try_get("blurhash")?,
-                    uploaded_bytes: (!uploaded).then(|| {
-                        row.try_get::<i64, _>("sent_bytes")
-                            .map(|b| u32::try_from(b).unwrap_or(size).min(size))
-                            .unwrap_or(0)
-                    }),
-                    error: row.try_get("failed")?,
-                });
+            albums.entry(message_id).or_default().push(MediaItemView {
+                media_id: uuid(row, "media_id")?,
+                thumbnail_id: uuid(row, "thumbnail_id")?,
+                kind: kind_of(&row.try_get::<String, _>("kind")?)?,
+                mime: row.try_get("mime")?,
+                width: row.try_get("width")?,
+                height: row.try_get("height")?,
+                size,
+                duration_ms: row.try_get("duration_ms")?,
+                blurhash: row.try_get("blurhash")?,
+                uploaded_bytes: (!uploaded).then(|| {
+                    row.try_get::<i64, _>("sent_bytes")
+                        .map(|b| u32::try_from(b).unwrap_or(size).min(size))
+                        .unwrap_or(0)
+                }),
+                error: row.try_get("failed")?,
+                display,
+            });
         }
         for view in views {
             view.media = albums.remove(&view.id).unwrap_or_default();

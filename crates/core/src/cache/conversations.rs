@@ -38,10 +38,12 @@ impl Cache {
                 keep.push(m.user_id.to_string());
                 sqlx::query(
                     r#"
-                    INSERT INTO members (conversation_id, user_id, username, delivered_seq, read_seq)
-                    VALUES (?1, ?2, ?3, ?4, ?5)
+                    INSERT INTO members
+                        (conversation_id, user_id, username, delivered_seq, read_seq, accepted)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                     ON CONFLICT (conversation_id, user_id) DO UPDATE SET
                         username = excluded.username,
+                        accepted = excluded.accepted,
                         delivered_seq = MAX(members.delivered_seq, excluded.delivered_seq),
                         read_seq = MAX(members.read_seq, excluded.read_seq)
                     "#,
@@ -51,6 +53,7 @@ impl Cache {
                 .bind(&m.username)
                 .bind(m.delivered_seq)
                 .bind(m.read_seq)
+                .bind(m.accepted)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -119,7 +122,7 @@ impl Cache {
         }
     }
 
-    /// Every cached conversation, newest activity first.
+    /// Every cached conversation (message requests included), newest activity first.
     pub async fn conversations(&self, me: Uuid) -> Result<Vec<ConversationView>> {
         let rows = sqlx::query(
             "SELECT id, kind, name, creator_id, updated_at, unread, media_reminder_off FROM conversations ORDER BY updated_at DESC",
@@ -174,6 +177,7 @@ impl Cache {
             .err(),
             None => None,
         };
+        let (request, blocked) = self.request_and_block(me, id).await?;
         Ok(ConversationView {
             id,
             kind,
@@ -187,6 +191,8 @@ impl Cache {
             unread: row.try_get("unread")?,
             media_blocked,
             media_reminder,
+            request: request && kind == ConversationKind::Direct,
+            blocked: blocked && kind == ConversationKind::Direct,
         })
     }
 }

@@ -58,6 +58,7 @@ impl Cache {
             mine,
             status,
             error: failed,
+            held_until: row.try_get("held_until")?,
             voice: Self::voice_view(me, mine, row)?,
             // filled by attach_albums
             media: Vec::new(),

@@ -11,7 +11,8 @@ use crate::error::{CoreError, Result};
 impl Cache {
     pub(crate) async fn session(&self) -> Result<Option<Session>> {
         let row = sqlx::query(
-            "SELECT server_url, token, user_id, username, birthdate FROM session WHERE id = 1",
+            "SELECT server_url, token, user_id, username, birthdate, nudity_filter,
+                nudity_filter_locked FROM session WHERE id = 1",
         )
         .fetch_optional(&self.read)
         .await?;
@@ -25,6 +26,8 @@ impl Cache {
                 username: row.try_get("username")?,
                 birthdate: chrono::NaiveDate::from_str(&birthdate)
                     .map_err(|e| CoreError::Storage(format!("bad birthdate: {e}")))?,
+                nudity_filter: row.try_get("nudity_filter")?,
+                nudity_filter_locked: row.try_get("nudity_filter_locked")?,
             },
         }))
     }
@@ -44,12 +47,14 @@ impl Cache {
         }
         sqlx::query(
             r#"
-            INSERT INTO session (id, server_url, token, user_id, username, birthdate)
-            VALUES (1, ?1, ?2, ?3, ?4, ?5)
+            INSERT INTO session (id, server_url, token, user_id, username, birthdate,
+                nudity_filter, nudity_filter_locked)
+            VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
             ON CONFLICT (id) DO UPDATE SET
                 server_url = excluded.server_url, token = excluded.token,
                 user_id = excluded.user_id, username = excluded.username,
-                birthdate = excluded.birthdate
+                birthdate = excluded.birthdate, nudity_filter = excluded.nudity_filter,
+                nudity_filter_locked = excluded.nudity_filter_locked
             "#,
         )
         .bind(&s.server_url)
@@ -57,6 +62,8 @@ impl Cache {
         .bind(s.account.id.to_string())
         .bind(&s.account.username)
         .bind(s.account.birthdate.to_string())
+        .bind(s.account.nudity_filter)
+        .bind(s.account.nudity_filter_locked)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

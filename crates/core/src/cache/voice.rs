@@ -138,7 +138,12 @@ impl Cache {
             SELECT c.kind,
                 EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) AS prior,
                 EXISTS (SELECT 1 FROM messages m
-                        WHERE m.conversation_id = c.id AND m.sender_id != ?2) AS others_wrote
+                        WHERE m.conversation_id = c.id AND m.sender_id != ?2)
+                OR NOT EXISTS (SELECT 1 FROM members o
+                        WHERE o.conversation_id = c.id AND o.user_id != ?2 AND o.accepted = 0)
+                    AS others_accepted,
+                EXISTS (SELECT 1 FROM members o JOIN blocked_users b ON b.user_id = o.user_id
+                        WHERE o.conversation_id = c.id AND o.user_id != ?2) AS blocked
             FROM conversations c WHERE c.id = ?1
             "#,
         )
@@ -150,7 +155,8 @@ impl Cache {
             Ok(ConversationFacts {
                 group: r.try_get::<String, _>("kind")? == "group",
                 prior_messages: u64::from(r.try_get::<bool, _>("prior")?),
-                accepted: r.try_get("others_wrote")?,
+                accepted: r.try_get("others_accepted")?,
+                blocked: r.try_get("blocked")?,
             })
         })
         .transpose()

@@ -7,6 +7,7 @@ use natter_protocol::{
 };
 use uuid::Uuid;
 
+use super::safety::account_view;
 use crate::auth::{hash_password, new_token, verify_password, AuthUser};
 use crate::error::{Error, Result};
 use crate::extract::{Json, Path};
@@ -49,7 +50,10 @@ pub async fn signup(
         })
         .await?;
     tracing::info!(user_id = %account.id, "signed up");
-    Ok((StatusCode::CREATED, Json(account)))
+    Ok((
+        StatusCode::CREATED,
+        Json(account_view(&state, account).await?),
+    ))
 }
 
 fn username_taken(username: &str) -> Error {
@@ -101,6 +105,7 @@ pub async fn login(
         })
         .await?;
     tracing::info!(user_id = %account.id, "logged in");
+    let account = account_view(&state, account).await?;
     Ok(Json(LoginResponse { token, account }))
 }
 
@@ -137,7 +142,7 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<Ac
         .account(user.id)
         .await?
         .ok_or_else(Error::unauthenticated)?;
-    Ok(Json(account))
+    Ok(Json(account_view(&state, account).await?))
 }
 
 /// Look up a user by name (case-insensitive).

@@ -48,6 +48,8 @@ fn group_full() -> Error {
         (status = 200, description = "The direct conversation (existing or new)", body = Conversation),
         (status = 404, description = "user_not_found", body = ApiError),
         (status = 422, description = "cannot_message_self", body = ApiError),
+        (status = 403, description = "blocked", body = ApiError),
+        (status = 429, description = "rate_limited (Retry-After says when to try again)", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
@@ -63,6 +65,8 @@ pub async fn create_direct(
             "you cannot start a conversation with yourself",
         ));
     }
+    super::safety::check_not_blocked(&state, user.id, other.id).await?;
+    super::safety::check_new_conversation_rate(&state, user.id, other.id).await?;
     let outcome = state
         .store
         .get_or_create_direct(Uuid::now_v7(), user.id, other.id, now_ms())

@@ -7,7 +7,10 @@
 //! ([`natter_media::inspect_image`]) and stored without its metadata
 //! ([`natter_media::strip_metadata`]: a modified client that skips the app's preparation still
 //! cannot pass on a location or a camera's serial number); a video's container is parsed for codec, size and
-//! duration. Small files arrive in one `PUT`; anything can arrive as a resumable upload
+//! duration. Every photo and thumbnail (a video's poster is one) also goes through the nudity
+//! classifier ([`natter_safety`], the same model the app runs): its scores are stored, an
+//! account under 18 cannot upload one it finds explicit, and an explicit file is withheld
+//! from viewers under 18 (`media_withheld`). Small files arrive in one `PUT`; anything can arrive as a resumable upload
 //! (`PATCH /v1/uploads/{id}` pieces, `HEAD` to learn how much arrived) that survives a lost
 //! connection or a restart of either side.
 
@@ -47,11 +50,17 @@ struct Checked {
     /// What is stored instead of the upload: a photo without its metadata. `None` keeps the
     /// upload as it came (a prepared photo has none, so usually nothing changes).
     rewritten: Option<Vec<u8>>,
+    /// The nudity classifier's scores (photos and thumbnails only).
+    nsfw: Option<natter_safety::Scores>,
 }
 
 /// Recognises and checks a complete file. `declared` is the `Content-Type` the client sent:
 /// when it names a kind (audio, image or video), the content must be that kind.
-fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiError> {
+fn check_content(
+    bytes: &[u8],
+    declared: Option<&str>,
+    classifier: &natter_safety::Classifier,
+) -> Result<Checked, ApiError> {
     let declared_kind = declared.and_then(|d| match d.split('/').next() {
         Some("audio") => Some(MediaKind::Voice),
         Some("image") => Some(MediaKind::Image),
@@ -109,6 +118,7 @@ fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiErr
                 width: 0,
                 height: 0,
                 rewritten: None,
+                nsfw: None,
             })
         }
         MediaKind::Image => {
@@ -117,6 +127,10 @@ fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiErr
             }
             let info = natter_media::inspect_image(bytes, IMAGE_MAX_EDGE).map_err(media_err)?;
             let stripped = natter_media::strip_metadata(bytes).map_err(media_err)?;
+            let scores = classifier
+                .classify_bytes(bytes)
+                .map_err(|e| ApiError::new(e.code(), e.to_string()))?
+                .scores;
             Ok(Checked {
                 kind,
                 content_type: info.mime().into(),
@@ -124,6 +138,7 @@ fn check_content(bytes: &[u8], declared: Option<&str>) -> Result<Checked, ApiErr
                 width: info.width,
                 height: info.height,
                 rewritten: (stripped != bytes).then_some(stripped),
+                nsfw: Some(scores),
             })
         }
         MediaKind::Video => {
@@ -146,6 +161,7 @@ fn check_video(bytes: &[u8]) -> Result<Checked, ApiError> {
         width: info.display_width,
         height: info.display_height,
         rewritten: None,
+        nsfw: None,
     })
 }
 
@@ -206,10 +222,34 @@ async fn store_checked(
     declared: Option<String>,
 ) -> Result<(StatusCode, MediaInfo)> {
     let checked_bytes = bytes.clone();
-    let mut checked =
-        tokio::task::spawn_blocking(move || check_content(&checked_bytes, declared.as_deref()))
-            .await
-            .map_err(Error::internal)??;
+    let classifier = state.classifier.clone();
+    let mut checked = tokio::task::spawn_blocking(move || {
+        check_content(&checked_bytes, declared.as_deref(), &classifier)
+    })
+    .await
+    .map_err(Error::internal)??;
+    let explicit = checked
+        .nsfw
+        .is_some_and(|s| s.verdict() == natter_safety::Verdict::Explicit);
+    if let Some(scores) = &checked.nsfw {
+        tracing::info!(
+            explicit,
+            porn = scores.porn,
+            hentai = scores.hentai,
+            sexy = scores.sexy,
+            "photo classified"
+        );
+    }
+    if explicit {
+        // Under 18 an explicit photo is never stored, whatever the client did before.
+        let band = super::safety::band_of(state, owner_id).await?;
+        natter_protocol::policy::may_send_explicit(band, true)?;
+    }
+    let nsfw_scores = checked
+        .nsfw
+        .map(|s| serde_json::to_string(&s))
+        .transpose()
+        .map_err(Error::internal)?;
     let bytes = match checked.rewritten.take() {
         Some(stripped) => {
             tracing::info!(
@@ -249,6 +289,8 @@ async fn store_checked(
             height: checked.height,
             sha256,
             created_at: now_ms(),
+            nsfw_scores,
+            explicit,
         })
         .await?;
     let status = if outcome.is_created() {
@@ -591,6 +633,7 @@ pub async fn upload_piece(
     responses(
         (status = 200, description = "The file, with the content type measured at upload", body = Vec<u8>),
         (status = 404, description = "media_not_found", body = ApiError),
+        (status = 403, description = "media_withheld: explicit, and the caller is under 18", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]
@@ -603,6 +646,11 @@ pub async fn download(
     let Some(media) = state.store.media_for_user(id, user.id).await? else {
         return Err(not_found());
     };
+    if media.explicit && media.owner_id != user.id {
+        // Withheld, not hidden by the app: a modified client gets no bytes either.
+        let band = super::safety::band_of(&state, user.id).await?;
+        natter_protocol::policy::may_fetch(band, true)?;
+    }
     let Some(bytes) = state
         .blobs
         .get(media.sha256)

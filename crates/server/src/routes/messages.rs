@@ -9,6 +9,7 @@ use natter_protocol::{
 };
 use uuid::Uuid;
 
+use super::safety;
 use crate::auth::DmUser;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Path, Query};
@@ -27,7 +28,8 @@ use crate::store::{HistoryPage, NewMessage, Outcome};
         (status = 200, description = "Already stored (idempotent re-send)", body = Message),
         (status = 404, description = "conversation_not_found", body = ApiError),
         (status = 409, description = "id_conflict", body = ApiError),
-        (status = 403, description = "media_not_allowed_first_message, media_requires_accepted_request", body = ApiError),
+        (status = 403, description = "media_not_allowed_first_message, media_requires_accepted_request, blocked", body = ApiError),
+        (status = 429, description = "rate_limited (Retry-After says when to try again)", body = ApiError),
         (status = 404, description = "media_not_found: a voice note, photo, video or thumbnail was not uploaded by the sender", body = ApiError),
         (status = 422, description = "invalid_text, invalid_message_id, invalid_voice, too_many_items, invalid_image (a thumbnail too large)", body = ApiError),
     )
@@ -45,11 +47,16 @@ pub async fn send_message(
     };
     validate::message_id(req.id)?;
     validate::message_content(&req.text, req.voice.as_ref(), &req.media)?;
-    if req.voice.is_some() || !req.media.is_empty() {
-        // Media never starts a conversation, nor goes to someone who has not written back.
-        let facts = state.store.conversation_facts(id, user.id).await?;
-        policy::content_rule(policy::Content::Media, facts)?;
-    }
+    // Nothing between two people when one blocked the other; media never starts a
+    // conversation, nor goes to someone who has not accepted the request or written back.
+    let content = if req.voice.is_some() || !req.media.is_empty() {
+        policy::Content::Media
+    } else {
+        policy::Content::Text
+    };
+    let facts = state.store.conversation_facts(id, user.id).await?;
+    policy::content_rule(content, facts)?;
+    safety::check_message_rate(&state, user.id, req.id).await?;
     let outcome = state
         .store
         .insert_message(NewMessage {

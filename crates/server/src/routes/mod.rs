@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod conversations;
 pub mod media;
 pub mod messages;
+pub mod safety;
 pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
@@ -64,6 +65,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(media::upload, media::download))
         .routes(routes!(media::upload_status, media::upload_piece))
         .routes(routes!(ws::ws))
+        .routes(routes!(safety::settings))
+        .routes(routes!(safety::accept))
+        .routes(routes!(safety::delete))
+        .routes(routes!(safety::blocked, safety::block))
+        .routes(routes!(safety::unblock))
+        .routes(routes!(safety::report))
 }
 
 /// The OpenAPI document of every route.

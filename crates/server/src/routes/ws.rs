@@ -163,8 +163,16 @@ async fn handle_frame(state: &AppState, account: &Account, text: &str) {
         ClientFrame::Typing { conversation_id } => {
             match state.store.member_ids(conversation_id, account.id).await {
                 Ok(Some(members)) => {
-                    let others: Vec<Uuid> =
+                    let mut others: Vec<Uuid> =
                         members.into_iter().filter(|id| *id != account.id).collect();
+                    // Blocking hides one's presence: no typing either way.
+                    match state.store.blocks_with(account.id, &others).await {
+                        Ok(blocked) => others.retain(|id| !blocked.contains(id)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "typing frame dropped: blocks unknown");
+                            return;
+                        }
+                    }
                     state
                         .bus
                         .publish(

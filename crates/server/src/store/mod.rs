@@ -4,6 +4,7 @@
 //! Rule outcomes that need the store's atomicity (username taken, id conflict, group full,
 //! not a member) come back as [`Error::Api`](crate::error::Error::Api) with the protocol code.
 
+mod safety;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 
+pub use safety::{NewReport, SafetyStore};
 pub use sqlite::SqliteStore;
 
 /// A user about to be stored.
@@ -97,6 +99,10 @@ pub struct NewMedia {
     pub height: u32,
     pub sha256: [u8; 32],
     pub created_at: i64,
+    /// The nudity classifier's scores as JSON (photos and thumbnails; `None` otherwise).
+    pub nsfw_scores: Option<String>,
+    /// Whether those scores make it explicit.
+    pub explicit: bool,
 }
 
 /// A media file's record: where its bytes are and how to serve them.
@@ -105,6 +111,9 @@ pub struct StoredMedia {
     pub info: MediaInfo,
     pub owner_id: Uuid,
     pub sha256: [u8; 32],
+    /// Explicit itself, or the other half (photo or thumbnail) of an album item that is:
+    /// withheld from viewers under 18.
+    pub explicit: bool,
 }
 
 /// Whether a write created something new or found it already there.
@@ -140,7 +149,7 @@ pub enum HistoryPage {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: SafetyStore + Send + Sync {
     // --- users and sessions ---
 
     /// Fails with `username_taken` when the name exists (case-insensitively).

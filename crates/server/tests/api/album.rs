@@ -35,11 +35,11 @@ fn encode(img: &RgbImage, format: ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
-fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
+pub(crate) fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
     encode(&picture(w, h, seed), ImageFormat::Jpeg)
 }
 
-async fn put(api: &Api, id: Uuid, bytes: Vec<u8>, content_type: &str) -> Resp {
+pub(crate) async fn put(api: &Api, id: Uuid, bytes: Vec<u8>, content_type: &str) -> Resp {
     Api::send(
         api.request(reqwest::Method::PUT, &format!("/v1/media/{id}"))
             .header("content-type", content_type)
@@ -49,7 +49,7 @@ async fn put(api: &Api, id: Uuid, bytes: Vec<u8>, content_type: &str) -> Resp {
 }
 
 /// Uploads a photo and its thumbnail; returns the attachment JSON.
-async fn upload_item(user: &User, seed: u32) -> Value {
+pub(crate) async fn upload_item(user: &User, seed: u32) -> Value {
     let (media_id, thumbnail_id) = (Uuid::now_v7(), Uuid::now_v7());
     let r = put(user, media_id, jpeg(800, 600, seed), "image/jpeg").await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -61,7 +61,12 @@ async fn upload_item(user: &User, seed: u32) -> Value {
     json!({"media_id": media_id, "thumbnail_id": thumbnail_id, "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"})
 }
 
-async fn send_album(user: &User, conversation: Uuid, items: &[Value], caption: &str) -> Resp {
+pub(crate) async fn send_album(
+    user: &User,
+    conversation: Uuid,
+    items: &[Value],
+    caption: &str,
+) -> Resp {
     user.post(
         &format!("/v1/conversations/{conversation}/messages"),
         json!({"id": Uuid::now_v7(), "text": caption, "media": items}),
@@ -69,7 +74,7 @@ async fn send_album(user: &User, conversation: Uuid, items: &[Value], caption: &
     .await
 }
 
-async fn fetch(user: &User, id: Uuid) -> reqwest::Response {
+pub(crate) async fn fetch(user: &User, id: Uuid) -> reqwest::Response {
     user.request(reqwest::Method::GET, &format!("/v1/media/{id}"))
         .send()
         .await

@@ -30,10 +30,14 @@ async fn a_pair_has_one_direct_conversation_whoever_starts_it() {
         .await;
     assert_eq!(r.json::<Conversation>().id, first.id);
 
+    // bob opening it himself accepted alice's request; nothing else changed
+    assert!(!first.members[1].accepted);
+    let mut now = first.clone();
+    now.members[1].accepted = true;
     for user in [&alice, &bob] {
         let list: Vec<Conversation> = user.get("/v1/conversations").await.json();
         assert_eq!(list.len(), 1);
-        assert_eq!(list[0], first);
+        assert_eq!(list[0], now);
     }
 }
 

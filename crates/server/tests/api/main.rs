@@ -8,5 +8,6 @@ mod conversations;
 mod lifecycle;
 mod live;
 mod messages;
+mod rules;
 mod safety;
 mod voice;

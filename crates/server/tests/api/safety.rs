@@ -95,3 +95,45 @@ async fn under_16_no_dm_route_answers_until_the_16th_birthday() {
         .await
         .is_ok());
 }
+
+#[tokio::test]
+async fn the_filter_stays_locked_on_until_the_18th_birthday_then_is_the_users_choice() {
+    let (clock, days) = movable_clock();
+    let h = Harness::with(|c| c.clock = clock).await;
+    // 17 on 2026-06-14, 18 on 2026-06-15
+    assert_eq!(signup_born(&h, "nearly", "2008-06-15").await.status, 201);
+    let user = h.login("nearly").await;
+    let set = |on: bool| {
+        user.request(reqwest::Method::PUT, "/v1/me/settings")
+            .json(&json!({ "nudity_filter": on }))
+            .send()
+    };
+    let me = user.get("/v1/me").await.body;
+    assert_eq!(
+        (
+            me["nudity_filter"].clone(),
+            me["nudity_filter_locked"].clone()
+        ),
+        (json!(true), json!(true))
+    );
+    let r = set(false).await.expect("request");
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        user.get("/v1/me").await.body["nudity_filter"],
+        true,
+        "unchanged"
+    );
+
+    // the 18th birthday: the filter is off by default and may be switched
+    days.store(1, Ordering::SeqCst);
+    let me = user.get("/v1/me").await.body;
+    assert_eq!(
+        (
+            me["nudity_filter"].clone(),
+            me["nudity_filter_locked"].clone()
+        ),
+        (json!(false), json!(false))
+    );
+    assert_eq!(set(true).await.expect("request").status(), 200);
+    assert_eq!(user.get("/v1/me").await.body["nudity_filter"], true);
+}

@@ -30,9 +30,11 @@ pub(super) async fn fill_albums(
     let rows = sqlx::query(
         "
         SELECT ai.message_id, ai.media_id, ai.thumbnail_id, ai.blurhash,
-            md.kind, md.content_type, md.width, md.height, md.size, md.duration_ms
+            md.kind, md.content_type, md.width, md.height, md.size, md.duration_ms,
+            md.explicit OR th.explicit AS explicit
         FROM album_items AS ai
         JOIN media AS md ON md.id = ai.media_id
+        JOIN media AS th ON th.id = ai.thumbnail_id
         WHERE ai.message_id IN (SELECT value FROM json_each(?1))
         ORDER BY ai.message_id, ai.position",
     )
@@ -54,6 +56,7 @@ pub(super) async fn fill_albums(
                 size: row.try_get("size")?,
                 duration_ms: row.try_get("duration_ms")?,
                 blurhash: row.try_get("blurhash")?,
+                explicit: row.try_get("explicit")?,
             });
     }
     for message in messages {

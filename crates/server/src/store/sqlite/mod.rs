@@ -28,6 +28,7 @@ use super::{
 use crate::error::{Error, Result};
 
 mod album;
+mod safety;
 mod voice;
 
 const READERS: u32 = 4;
@@ -89,6 +90,9 @@ fn account_row(row: &SqliteRow) -> Result<Account> {
         username: row.try_get("username")?,
         birthdate: NaiveDate::parse_from_str(&birthdate, "%Y-%m-%d")
             .with_context(|| format!("bad birthdate {birthdate:?}"))?,
+        // filled in from the age and the choice by routes::safety::account_view
+        nudity_filter: false,
+        nudity_filter_locked: false,
     })
 }
 
@@ -136,6 +140,7 @@ fn member_row(row: &SqliteRow) -> Result<Member> {
         username: row.try_get("username")?,
         delivered_seq: row.try_get("delivered_seq")?,
         read_seq: row.try_get("read_seq")?,
+        accepted: row.try_get("accepted")?,
     })
 }
 
@@ -202,7 +207,7 @@ async fn load_conversation(conn: &mut SqliteConnection, id: Uuid) -> Result<Opti
     let mut conversation = conversation_row(&row)?;
     let rows = sqlx::query(
         "
-        SELECT m.user_id, u.username, m.delivered_seq, m.read_seq
+        SELECT m.user_id, u.username, m.delivered_seq, m.read_seq, m.accepted
         FROM members AS m
         JOIN users AS u ON u.id = m.user_id
         WHERE m.conversation_id = ?1
@@ -228,20 +233,24 @@ async fn is_member(
     Ok(row.is_some())
 }
 
+/// `accepted`: false for the recipient of a new direct conversation (a message request).
 async fn insert_member(
     conn: &mut SqliteConnection,
     conversation_id: Uuid,
     user_id: Uuid,
     now: i64,
+    accepted: bool,
 ) -> Result<()> {
     sqlx::query(
         "
-        INSERT INTO members (conversation_id, user_id, joined_at, delivered_seq, read_seq)
-        VALUES (?1, ?2, ?3, 0, 0)",
+        INSERT INTO members
+            (conversation_id, user_id, joined_at, delivered_seq, read_seq, accepted)
+        VALUES (?1, ?2, ?3, 0, 0, ?4)",
     )
     .bind(conversation_id.to_string())
     .bind(user_id.to_string())
     .bind(now)
+    .bind(accepted)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -273,6 +282,9 @@ impl Store for SqliteStore {
                 id: user.id,
                 username: user.username,
                 birthdate: user.birthdate,
+                // filled in from the age and the choice by routes::safety::account_view
+                nudity_filter: false,
+                nudity_filter_locked: false,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::api(
                 ErrorCode::UsernameTaken,
@@ -384,14 +396,18 @@ impl Store for SqliteStore {
         .rows_affected()
             == 1;
         if inserted {
-            insert_member(&mut tx, new_id, creator_id, now).await?;
-            insert_member(&mut tx, new_id, other_id, now).await?;
+            insert_member(&mut tx, new_id, creator_id, now, true).await?;
+            insert_member(&mut tx, new_id, other_id, now, false).await?;
         }
         let id = sqlx::query("SELECT id FROM conversations WHERE direct_key = ?1")
             .bind(&direct_key)
             .fetch_one(&mut *tx)
             .await?;
         let id = uuid_col(&id, "id")?;
+        if !inserted {
+            // Opening the conversation with someone who wrote first accepts their request.
+            safety::accept(&mut tx, id, creator_id).await?;
+        }
         let conversation = loaded(load_conversation(&mut tx, id).await?)?;
         tx.commit().await?;
         Ok(if inserted {
@@ -417,9 +433,9 @@ impl Store for SqliteStore {
         .bind(group.created_at)
         .execute(&mut *tx)
         .await?;
-        insert_member(&mut tx, group.id, group.creator_id, group.created_at).await?;
+        insert_member(&mut tx, group.id, group.creator_id, group.created_at, true).await?;
         for member in &group.member_ids {
-            insert_member(&mut tx, group.id, *member, group.created_at).await?;
+            insert_member(&mut tx, group.id, *member, group.created_at, true).await?;
         }
         let conversation = loaded(load_conversation(&mut tx, group.id).await?)?;
         tx.commit().await?;
@@ -463,7 +479,7 @@ impl Store for SqliteStore {
                 ),
             ));
         }
-        insert_member(&mut tx, conversation_id, user_id, now).await?;
+        insert_member(&mut tx, conversation_id, user_id, now, true).await?;
         let conversation = loaded(load_conversation(&mut tx, conversation_id).await?)?;
         tx.commit().await?;
         Ok(Outcome::Created(conversation))
@@ -486,7 +502,7 @@ impl Store for SqliteStore {
             SELECT {CONVERSATION_COLUMNS}
             FROM members AS me
             JOIN conversations AS c ON c.id = me.conversation_id
-            WHERE me.user_id = ?1
+            WHERE me.user_id = ?1 AND me.hidden = 0
             ORDER BY c.last_activity_at DESC, c.created_at DESC, c.id DESC"
         );
         let rows = sqlx::query(&sql)
@@ -499,11 +515,12 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>>>()?;
         let member_rows = sqlx::query(
             "
-            SELECT m.conversation_id, m.user_id, u.username, m.delivered_seq, m.read_seq
+            SELECT m.conversation_id, m.user_id, u.username, m.delivered_seq, m.read_seq,
+                m.accepted
             FROM members AS me
             JOIN members AS m ON m.conversation_id = me.conversation_id
             JOIN users AS u ON u.id = m.user_id
-            WHERE me.user_id = ?1
+            WHERE me.user_id = ?1 AND me.hidden = 0
             ORDER BY m.joined_at, m.rowid",
         )
         .bind(user_id.to_string())
@@ -629,6 +646,7 @@ impl Store for SqliteStore {
         .bind(seq)
         .execute(&mut *tx)
         .await?;
+        safety::wrote(&mut tx, message.conversation_id, message.sender_id).await?;
         let row = sqlx::query(&sql)
             .bind(message.id.to_string())
             .fetch_one(&mut *tx)

@@ -11,9 +11,16 @@ use super::{is_member, media_kind, uuid_col, SqliteStore};
 use crate::error::{Error, Result};
 use crate::store::{NewMedia, Outcome, StoredMedia};
 
+/// `explicit` counts the other half of an album item too: a thumbnail of an explicit photo
+/// is withheld with it, and so is the photo of an explicit thumbnail (a video's poster).
 const MEDIA_SELECT: &str = "
     SELECT md.id, md.owner_id, md.kind, md.content_type, md.size, md.duration_ms, md.sha256,
-        md.width, md.height
+        md.width, md.height,
+        md.explicit OR EXISTS (
+            SELECT 1 FROM album_items AS ai
+            JOIN media AS other ON other.id IN (ai.media_id, ai.thumbnail_id)
+            WHERE (ai.media_id = md.id OR ai.thumbnail_id = md.id) AND other.explicit = 1
+        ) AS explicit
     FROM media AS md";
 
 fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
@@ -32,6 +39,7 @@ fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
         sha256: sha
             .try_into()
             .map_err(|_| anyhow::anyhow!("bad sha256 column"))?,
+        explicit: row.try_get("explicit")?,
     })
 }
 
@@ -44,8 +52,14 @@ impl SqliteStore {
         let row = sqlx::query(
             "
             SELECT c.kind, c.last_seq,
-                EXISTS (SELECT 1 FROM messages AS m
-                        WHERE m.conversation_id = c.id AND m.sender_id != ?2) AS others_wrote
+                NOT EXISTS (SELECT 1 FROM members AS o
+                            WHERE o.conversation_id = c.id AND o.user_id != ?2
+                                AND o.accepted = 0) AS others_accepted,
+                EXISTS (SELECT 1 FROM members AS o
+                        JOIN blocks AS b
+                            ON (b.blocker_id = o.user_id AND b.blocked_id = ?2)
+                            OR (b.blocker_id = ?2 AND b.blocked_id = o.user_id)
+                        WHERE o.conversation_id = c.id AND o.user_id != ?2) AS blocked
             FROM conversations AS c
             JOIN members AS mb ON mb.conversation_id = c.id AND mb.user_id = ?2
             WHERE c.id = ?1",
@@ -60,7 +74,8 @@ impl SqliteStore {
         Ok(ConversationFacts {
             group: row.try_get::<String, _>("kind")? == "group",
             prior_messages: u64::try_from(row.try_get::<i64, _>("last_seq")?).unwrap_or(0),
-            accepted: row.try_get("others_wrote")?,
+            accepted: row.try_get("others_accepted")?,
+            blocked: row.try_get("blocked")?,
         })
     }
 
@@ -95,8 +110,8 @@ impl SqliteStore {
         sqlx::query(
             "
             INSERT INTO media (id, owner_id, kind, content_type, size, duration_ms, sha256,
-                created_at, width, height)
-            VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7, ?9, ?10)",
+                created_at, width, height, nsfw_scores, explicit)
+            VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7, ?9, ?10, ?11, ?12)",
         )
         .bind(media.id.to_string())
         .bind(media.owner_id.to_string())
@@ -108,6 +123,8 @@ impl SqliteStore {
         .bind(media.kind.as_str())
         .bind(media.width)
         .bind(media.height)
+        .bind(media.nsfw_scores.as_deref())
+        .bind(media.explicit)
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(&sql)

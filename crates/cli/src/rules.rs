@@ -1,0 +1,149 @@
+//! The safety commands of a signed-in profile (`requests`, `accept`, `delete-request`,
+//! `block`, `unblock`, `report`, `settings`) and the moderators' `admin reports`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use natter_core::protocol::{ApiError, ErrorCode};
+use natter_core::{Client, CoreError};
+use uuid::Uuid;
+
+use crate::print_json;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// The moderation queue: every report with its reason and the reported messages.
+    Reports {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The request from `username` (a direct conversation that is a request for this account).
+async fn request_from(client: &Client, username: &str) -> anyhow::Result<Uuid> {
+    let name = username.trim().to_lowercase();
+    if let Err(e) = client.sync_now().await {
+        tracing::info!(error = %e, "looking at cached requests only");
+    }
+    client
+        .requests()
+        .await?
+        .into_iter()
+        .find(|c| c.title == name)
+        .map(|c| c.id)
+        .ok_or_else(|| {
+            CoreError::Api(ApiError::new(
+                ErrorCode::ConversationNotFound,
+                format!("no message request from {name:?}"),
+            ))
+            .into()
+        })
+}
+
+pub async fn requests(client: &Client, json: bool) -> anyhow::Result<()> {
+    if let Err(e) = client.sync_now().await {
+        tracing::info!(error = %e, "showing cached requests only");
+    }
+    let requests = client.requests().await?;
+    if json {
+        return print_json(&requests);
+    }
+    for c in &requests {
+        let last = c.last_message.as_ref().map_or("", |m| m.text.as_str());
+        println!("{} {}: {last}", c.id, c.title);
+    }
+    Ok(())
+}
+
+pub async fn accept(client: &Client, from: &str) -> anyhow::Result<()> {
+    let id = request_from(client, from).await?;
+    let c = client.accept_request(id).await?;
+    println!("accepted the request from {}", c.title);
+    Ok(())
+}
+
+pub async fn delete_request(client: &Client, from: &str) -> anyhow::Result<()> {
+    let id = request_from(client, from).await?;
+    client.delete_request(id).await?;
+    println!("deleted the request from {}", from.trim().to_lowercase());
+    Ok(())
+}
+
+pub async fn block(client: &Client, username: &str, unblock: bool) -> anyhow::Result<()> {
+    if unblock {
+        client.unblock(username).await?;
+        println!("unblocked {}", username.trim().to_lowercase());
+    } else {
+        client.block(username).await?;
+        println!("blocked {}", username.trim().to_lowercase());
+    }
+    Ok(())
+}
+
+pub async fn report(
+    client: &Client,
+    user: &str,
+    reason: &str,
+    messages: Vec<Uuid>,
+) -> anyhow::Result<()> {
+    let me = client.account().ok_or(CoreError::NotSignedIn)?;
+    let conversation = client
+        .cache()
+        .direct_with(me.id, &user.trim().to_lowercase())
+        .await?;
+    client.report(user, conversation, messages, reason).await?;
+    println!("reported {} to the moderators", user.trim().to_lowercase());
+    Ok(())
+}
+
+pub async fn settings(client: &Client, nudity_filter: Option<OnOff>) -> anyhow::Result<()> {
+    let account = match nudity_filter {
+        Some(v) => client.set_nudity_filter(v == OnOff::On).await?,
+        None => client.account().ok_or(CoreError::NotSignedIn)?,
+    };
+    println!(
+        "nudity filter: {}{}",
+        if account.nudity_filter { "on" } else { "off" },
+        if account.nudity_filter_locked {
+            " (always on until you are 18)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Reads the server's own store (run it where the server's data directory is).
+pub async fn admin(data: PathBuf, command: AdminCommand) -> anyhow::Result<()> {
+    use natter_server::store::SafetyStore as _;
+    let store = natter_server::store::SqliteStore::open(&data)
+        .await
+        .with_context(|| format!("opening the server's store in {}", data.display()))?;
+    match command {
+        AdminCommand::Reports { json } => {
+            let reports = store.reports().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                print_json(&reports)?;
+            } else {
+                for r in &reports {
+                    println!(
+                        "{} {} reported {}: {} ({} messages)",
+                        r.id,
+                        r.reporter,
+                        r.reported,
+                        r.reason,
+                        r.messages.len()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+-- Safety rules (issue 5): the nudity filter's choice and the classifier's scores, message
+-- requests, blocks, reports, and the indexes the rate limits count with.
+-- Never edit this file once it has landed: add 0005_*.sql instead.
+
+-- An adult's own choice for the nudity filter: NULL = never chose (off). Under 18 it is on
+-- whatever this says (natter_protocol::policy::nudity_filter).
+ALTER TABLE users ADD COLUMN nudity_filter INTEGER;
+
+-- The server's nudity classifier on every uploaded photo and thumbnail: the five class
+-- probabilities as JSON ({"drawing":…,"hentai":…,"neutral":…,"porn":…,"sexy":…}), NULL for
+-- voice notes and videos (a video is judged by its poster, which is a thumbnail upload).
+ALTER TABLE media ADD COLUMN nsfw_scores TEXT;
+-- The verdict of those scores under natter_safety::thresholds at upload time.
+ALTER TABLE media ADD COLUMN explicit INTEGER NOT NULL DEFAULT 0;
+
+-- Direct conversations: the member started it, accepted the request or wrote in it. Until
+-- then it is a message request for them, and only text may be sent to them. Groups: always 1.
+ALTER TABLE members ADD COLUMN accepted INTEGER NOT NULL DEFAULT 1;
+-- The member deleted the request: it leaves their lists until the other writes again.
+ALTER TABLE members ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+
+-- Existing direct conversations: whoever neither created it nor wrote in it has not accepted
+-- (what the rule meant before requests could be accepted explicitly).
+UPDATE members SET accepted = 0
+WHERE conversation_id IN (SELECT id FROM conversations WHERE kind = 'direct')
+    AND user_id != (SELECT c.creator_id FROM conversations AS c
+                    WHERE c.id = members.conversation_id)
+    AND NOT EXISTS (SELECT 1 FROM messages AS m
+                    WHERE m.conversation_id = members.conversation_id
+                        AND m.sender_id = members.user_id);
+
+CREATE TABLE blocks (
+    blocker_id TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    blocked_id TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (blocker_id, blocked_id)
+) STRICT;
+
+CREATE INDEX blocks_blocked ON blocks (blocked_id, blocker_id);
+
+-- The moderation queue. `messages` is a JSON array of natter_protocol::Message as they were
+-- when the report was made, so deleting them later cannot hide what was reported.
+CREATE TABLE reports (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    reporter_id     TEXT    NOT NULL REFERENCES users (id),
+    reported_id     TEXT    NOT NULL REFERENCES users (id),
+    conversation_id TEXT,
+    reason          TEXT    NOT NULL,
+    messages        TEXT    NOT NULL DEFAULT '[]',
+    created_at      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE INDEX reports_created ON reports (created_at);
+
+-- Rate limits count a sender's recent messages and a user's recent new direct conversations.
+CREATE INDEX messages_sender_time ON messages (sender_id, sent_at);
+CREATE INDEX conversations_creator_time ON conversations (creator_id, created_at)
+    WHERE kind = 'direct';
