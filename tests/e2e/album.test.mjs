@@ -42,6 +42,8 @@ test('nine photos picked, one cropped and turned, captioned and sent; the other 
   natter('album-app', 'signup', '--username', 'pia', '--password', 'pia-password-1', '--birthdate', '1990-05-05');
   natter('quinn', 'signup', '--username', 'quinn', '--password', 'quinn-password-1', '--birthdate', '1988-08-08');
   natter('quinn', 'send', '--to', 'pia', '--text', 'Send me the photos from Porto!');
+  // Pia never wrote to quinn: his message is a request until she accepts it.
+  natter('album-app', 'accept', '--from', 'quinn');
 
   // Nine 1600×1200 test-card photos from ffmpeg (an independent encoder), each different.
   const files = [];
@@ -73,7 +75,12 @@ test('nine photos picked, one cropped and turned, captioned and sent; the other 
 
   await (await s.find('[data-testid="caption"]')).type('Porto, day one');
   await (await s.find('[data-testid="send-album"]')).click();
-  await (await s.waitFor('[data-testid="reminder-send"]')).click();
+  // The reminder first: nothing goes out until it is confirmed.
+  const reminder = await s.waitFor('[data-testid="media-reminder"]');
+  assert.match(await reminder.text(), /quinn will be able to see them/);
+  assert.equal((await s.findAll('[data-testid="album"]')).length, 0, 'nothing sent before the reminder is confirmed');
+  writeFileSync(join(SHOTS, 'media-reminder.png'), await s.screenshot());
+  await (await s.find('[data-testid="reminder-send"]')).click();
 
   // At once: the album in its grid, nine cells.
   const album = await s.waitFor('[data-testid="album"][data-count="9"]', 10000);

@@ -18,9 +18,15 @@ const api = vi.hoisted(() => {
     size: 1000,
     blurhash: '',
     placeholder: false,
+    // What the nudity classifier found (an adult may send it; it goes out blurred).
+    explicit: name.startsWith('flagged'),
   });
   const result = (path: string) => {
     const name = path.split('/').pop()!;
+    if (name.startsWith('teen')) {
+      const message = "this photo looks like it contains nudity, which can't be sent before you are 18";
+      return { name, item: null, error: { code: 'explicit_image_blocked', message } };
+    }
     return name.startsWith('bad')
       ? { name, item: null, error: { code: 'bad_request', message: `${name} is not a photo or video` } }
       : { name, item: staged(name), error: null };
@@ -158,6 +164,28 @@ describe('attaching photos and videos', () => {
     await fireEvent.click(r.getByLabelText('Remove two.jpg'));
     expect(r.queryByTestId('album-tray')).toBeNull();
     expect(r.getByTestId('composer')).toBeTruthy();
+  });
+
+  it('marks a photo the nudity filter flagged, and says what that means for the recipients', async () => {
+    const r = await composer();
+    await pick(r, ['/a/flagged.jpg', '/a/ok.jpg']);
+    const [flagged, ok] = r.getAllByTestId('tray-item');
+    expect(flagged.dataset.explicit).toBe('true');
+    expect(flagged.querySelector('[aria-label="May contain nudity"]')).toBeTruthy();
+    expect(ok.dataset.explicit).toBeUndefined();
+    expect(r.getByTestId('explicit-note').textContent).toContain('blurred');
+    await fireEvent.click(r.getByLabelText('Remove flagged.jpg'));
+    expect(r.queryByTestId('explicit-note')).toBeNull();
+  });
+
+  it('says in full why a photo was refused under 18', async () => {
+    const r = await composer();
+    await pick(r, ['/a/teen.jpg']);
+    expect(r.getByTestId('tray-item').dataset.state).toBe('error');
+    expect(r.getByTestId('tray-refused').textContent).toBe(
+      "teen.jpg: this photo looks like it contains nudity, which can't be sent before you are 18",
+    );
+    expect((r.getByTestId('send-album') as HTMLButtonElement).disabled).toBe(true);
   });
 
   it('shows why a file was refused, and does not send it', async () => {

@@ -48,6 +48,7 @@ function item(n: number, extra: Partial<MediaItemView> = {}): MediaItemView {
     blurhash: HASH,
     uploaded_bytes: null,
     error: null,
+    display: 'show',
     ...extra,
   };
 }
@@ -65,6 +66,7 @@ function album(count: number, extra: Partial<MessageView> = {}): MessageView {
     mine: false,
     status: 'received',
     error: null,
+    held_until: null,
     voice: null,
     media: Array.from({ length: count }, (_, i) => item(i + 1)),
     ...extra,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render } from '@testing-library/svelte';
 import type { MessageView } from '../lib/bindings';
+import { clock } from '../lib/format';
 import MessageBubble from './MessageBubble.svelte';
 import Composer from './Composer.svelte';
 
@@ -19,6 +20,7 @@ function mine(extra: Partial<MessageView>): MessageView {
     mine: true,
     status: 'sent',
     error: null,
+    held_until: null,
     voice: null,
     media: [],
     ...extra,
@@ -60,6 +62,17 @@ describe('MessageBubble', () => {
       showSender: false,
     });
     expect(getByRole('alert').textContent).toContain('message is empty');
+  });
+});
+
+describe('a message the server asked to slow down', () => {
+  it('says when it goes out by itself, only while it waits', () => {
+    const at = new Date(2025, 5, 1, 14, 5).getTime();
+    const r = render(MessageBubble, { message: mine({ status: 'sending', seq: null, held_until: at }), showSender: false });
+    expect(r.getByTestId('held').textContent).toContain(`goes out by itself at ${clock(at)}`);
+    r.unmount();
+    const sent = render(MessageBubble, { message: mine({ status: 'sent', held_until: null }), showSender: false });
+    expect(sent.queryByTestId('held')).toBeNull();
   });
 });
 

@@ -10,8 +10,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const photo: StagedMedia = { id: 'p1', name: 'beach.jpg', kind: 'image', width: 400, height: 300, duration_ms: 0, size: 1, blurhash: '', placeholder: false };
-const clip: StagedMedia = { id: 'v1', name: 'clip.mp4', kind: 'video', width: 1920, height: 1080, duration_ms: 10_000, size: 1, blurhash: '', placeholder: false };
+const photo: StagedMedia = { id: 'p1', name: 'beach.jpg', kind: 'image', width: 400, height: 300, duration_ms: 0, size: 1, blurhash: '', placeholder: false, explicit: false };
+const clip: StagedMedia = { id: 'v1', name: 'clip.mp4', kind: 'video', width: 1920, height: 1080, duration_ms: 10_000, size: 1, blurhash: '', placeholder: false, explicit: false };
 const none = (): PhotoEdits => ({ rotate: 0, flip: false, crop: null, texts: [] });
 
 function editor(item: StagedMedia, edits: PhotoEdits = none(), video: VideoEdits | null = null) {

@@ -49,6 +49,7 @@ function note(id: string, extra: Partial<MessageView> = {}, v: Partial<VoiceView
     mine: false,
     status: 'received',
     error: null,
+    held_until: null,
     voice: voice(v),
     media: [],
     ...extra,

@@ -38,6 +38,7 @@ function video(id: string, extra: Partial<StagedMedia> = {}): StagedMedia {
     size: 1000,
     blurhash: 'L00000fQfQfQfQfQfQfQfQfQfQfQ',
     placeholder: true,
+    explicit: false,
     ...extra,
   };
 }

@@ -102,6 +102,22 @@ export const commands = {
 	mediaSave: (mediaId: string, path: string) => typedError<null, ApiError>(__TAURI_INVOKE("media_save", { mediaId, path })),
 	/**  Copies every item of an album into a folder the user chose; returns how many. */
 	mediaSaveAll: (messageId: string, dir: string) => typedError<number, ApiError>(__TAURI_INVOKE("media_save_all", { messageId, dir })),
+	/**  Message requests waiting for an answer, newest first. */
+	requests: () => typedError<ConversationView[], ApiError>(__TAURI_INVOKE("requests")),
+	/**  Accepts a message request. */
+	acceptRequest: (conversationId: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("accept_request", { conversationId })),
+	/**  Deletes a message request. */
+	deleteRequest: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("delete_request", { conversationId })),
+	/**  Blocks someone. */
+	blockUser: (username: string) => typedError<null, ApiError>(__TAURI_INVOKE("block_user", { username })),
+	/**  Unblocks someone. */
+	unblockUser: (username: string) => typedError<null, ApiError>(__TAURI_INVOKE("unblock_user", { username })),
+	/**  People this account has blocked. */
+	blockedUsers: () => typedError<UserSummary[], ApiError>(__TAURI_INVOKE("blocked_users")),
+	/**  Reports someone with chosen messages of a conversation and a reason. */
+	reportUser: (username: string, conversationId: string | null, messageIds: string[], reason: string) => typedError<null, ApiError>(__TAURI_INVOKE("report_user", { username, conversationId, messageIds, reason })),
+	/**  Switches the nudity filter (always on under 18). */
+	setNudityFilter: (on: boolean) => typedError<Account, ApiError>(__TAURI_INVOKE("set_nudity_filter", { on })),
 };
 
 /** Events */
@@ -129,6 +145,13 @@ export type Account = {
 	id: string,
 	username: string,
 	birthdate: string,
+	/**
+	 *  Whether the nudity filter is on: always under 18, the user's choice from 18 (off
+	 *  until chosen). Recomputed from the birthdate on every request.
+	 */
+	nudity_filter?: boolean,
+	/**  Whether the user may switch the filter (only from 18). */
+	nudity_filter_locked?: boolean,
 };
 
 /**  A staged item as it goes into the album, with its edits. */
@@ -144,6 +167,11 @@ export type AlbumItemDraft = {
 export type ApiError = {
 	code: ErrorCode,
 	message: string,
+	/**
+	 *  `rate_limited` only: seconds until the action is allowed again (also sent as the
+	 *  `Retry-After` header).
+	 */
+	retry_after_s?: number | null,
 };
 
 export type ConnectionState = "connecting" | "online" | "offline";
@@ -172,6 +200,13 @@ export type ConversationView = {
 	media_blocked: ApiError | null,
 	/**  The reminder shown before media goes out here (who can see it, that it can be saved). */
 	media_reminder: MediaReminder,
+	/**
+	 *  A message request: someone this account has never written to started it. It sits in
+	 *  the Requests list (no unread badge) until accepted, replied to, deleted or blocked.
+	 */
+	request: boolean,
+	/**  This account blocked the other person: nothing can be sent either way. */
+	blocked: boolean,
 };
 
 /**  Something changed; front ends re-read what they show. */
@@ -186,6 +221,8 @@ export type CoreEvent =
 { type: "typing"; conversation_id: string; username: string } | 
 /**  A conversation appeared or its members changed. */
 { type: "conversation"; conversation: ConversationView } | 
+/**  A conversation left this device's lists (a deleted or blocked request). */
+{ type: "conversation_removed"; conversation: string } | 
 /**  The live connection to the server changed state. */
 { type: "connection"; state: ConnectionState } | 
 /**  The server no longer accepts this session (revoked or expired): log in again. */
@@ -291,7 +328,23 @@ export type ErrorCode =
  *  A resumable upload's piece does not start where the server's copy ends; the answer
  *  carries the server's offset in `Upload-Offset`.
  */
-"upload_offset_mismatch";
+"upload_offset_mismatch" | 
+/**  One of the two people has blocked the other: nothing can be sent between them. */
+"blocked" | 
+/**
+ *  Too many messages or new conversations in a short time; the answer carries
+ *  `Retry-After` (seconds) and `retry_after_s`.
+ */
+"rate_limited" | 
+/**  An account under 18 cannot send an image the nudity filter classifies as explicit. */
+"explicit_image_blocked" | 
+/**  The file is withheld from this account by its safety settings (explicit, under 18). */
+"media_withheld" | 
+/**
+ *  The report's reason is empty or too long, or it names messages of another
+ *  conversation.
+ */
+"invalid_report";
 
 /**
  *  How the app's TypeScript sees these fractions: a plain `number`. specta writes every
@@ -299,6 +352,19 @@ export type ErrorCode =
  *  anything not finite, so no null ever crosses.
  */
 export type Finite = number;
+
+/**
+ *  How a photo or video is shown, by the nudity classifier's verdict and the viewer's age
+ *  and filter (`natter_protocol::policy::display`).
+ */
+export type MediaDisplay = "show" | 
+/**  Blurred until the viewer taps to see it (adults with the filter on). */
+"blur" | 
+/**
+ *  "Hidden by your safety settings", with no way to reveal it (under 18: the server
+ *  withholds the file).
+ */
+"hide";
 
 /**
  *  A photo or video of an album as a chat shows it. Its files are fetched by id (the
@@ -324,6 +390,8 @@ export type MediaItemView = {
 	uploaded_bytes: number | null,
 	/**  Own item the server refused: why. Retry the message, or remove the item. */
 	error: string | null,
+	/**  How to show it: the nudity filter may blur it (tap to view) or hide it for good. */
+	display: MediaDisplay,
 };
 
 /**  What kind of file an upload turned out to be, judged by its content. */
@@ -371,6 +439,11 @@ export type MessageView = {
 	status: MessageStatus,
 	/**  Why sending failed, when `status` is `failed`. */
 	error: string | null,
+	/**
+	 *  Still sending because the server asked to slow down (`rate_limited`): when it goes
+	 *  out by itself, in ms since the epoch. `None` otherwise.
+	 */
+	held_until: number | null,
 	/**  The voice note, when the message is one. */
 	voice: VoiceView | null,
 	/**  An album's photos and videos in order (`text` is then the caption); empty otherwise. */
@@ -418,6 +491,12 @@ export type StagedMedia = {
 	 *  platform decoded ([`Client::set_staged_poster`](crate::Client::set_staged_poster)).
 	 */
 	placeholder?: boolean,
+	/**
+	 *  The on-device nudity classifier found it (a photo, or a video's sampled frames)
+	 *  explicit. Under 18 such an item is never staged; for adults this is what recipients
+	 *  with the filter on will see blurred.
+	 */
+	explicit?: boolean,
 };
 
 /**
@@ -440,6 +519,12 @@ export type TextOverlay = {
 	 *  e.g. 0.08; within [`TEXT_SIZE_RANGE`].
 	 */
 	size: Finite,
+};
+
+/**  Another user, as anyone may see them. */
+export type UserSummary = {
+	id: string,
+	username: string,
 };
 
 /**  What the sender changed before sending. The default sends the whole video with its sound. */

@@ -24,6 +24,7 @@ function msg(id: string, sort_key: number, sent_at: number, extra: Partial<Messa
     mine: false,
     status: 'received',
     error: null,
+    held_until: null,
     voice: null,
     media: [],
     ...extra,
@@ -136,6 +137,7 @@ describe('albums', () => {
     blurhash: '',
     uploaded_bytes: null,
     error: null,
+    display: 'show' as const,
   });
 
   it('previews an album by what it holds, then its caption', () => {

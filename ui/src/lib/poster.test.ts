@@ -95,6 +95,7 @@ function staged(extra: Partial<StagedMedia> = {}): StagedMedia {
     size: 1000,
     blurhash: 'L00000fQfQfQfQfQfQfQfQfQfQfQ',
     placeholder: true,
+    explicit: false,
     ...extra,
   };
 }

@@ -10,6 +10,7 @@ import type {
 } from './bindings';
 import { commands, onCoreEvent, unwrap } from './api';
 import { forgetAlbumDrafts } from './album-draft.svelte';
+import { forgetRevealed } from './safety.svelte';
 import { mergeNewest, upsertMessage } from './format';
 
 export const PAGE = 50;
@@ -50,6 +51,13 @@ export class ChatState {
   #listEpoch = 0;
 
   open = $derived(this.conversations.find((c) => c.id === this.openId) ?? null);
+  /** The main list: everything but message requests (the core lists both together). */
+  chats = $derived(this.conversations.filter((c) => !c.request));
+  /** Message requests: started by someone this account never wrote to; never counted unread. */
+  requests = $derived(this.conversations.filter((c) => c.request));
+  /** Which list the side panel shows; the requests only while there are some. */
+  listMode = $state<'chats' | 'requests'>('chats');
+  showingRequests = $derived(this.listMode === 'requests' && this.requests.length > 0);
 
   async init() {
     this.#unlisten = await onCoreEvent((e) => this.apply(e));
@@ -83,6 +91,7 @@ export class ChatState {
   async logout() {
     await unwrap(commands.logout());
     forgetAlbumDrafts();
+    forgetRevealed();
     this.account = null;
     this.dmBlocked = null;
     this.conversations = [];
@@ -161,9 +170,11 @@ export class ChatState {
     return list.slice(list.length - WINDOW);
   }
 
+  /** Marks the open chat read; never a message request, whose sender learns nothing (no read
+   * ticks) until it is accepted. */
   async markRead() {
     const c = this.open;
-    if (!c || typeof document === 'undefined' || document.visibilityState !== 'visible') return;
+    if (!c || c.request || typeof document === 'undefined' || document.visibilityState !== 'visible') return;
     await unwrap(commands.markRead(c.id));
   }
 
@@ -232,13 +243,12 @@ export class ChatState {
         if (e.conversation_id === this.openId) void this.refreshStatuses();
         break;
       case 'conversation':
-        this.#listEpoch++;
-        this.conversations = [
-          e.conversation,
-          ...this.conversations.filter((c) => c.id !== e.conversation.id),
-        ].sort((a, b) => b.updated_at - a.updated_at);
+        this.#upsert(e.conversation);
         // Many messages arrived at once (a catch-up): reload the open chat's newest page.
         if (e.conversation.id === this.openId) void this.refreshStatuses();
+        break;
+      case 'conversation_removed':
+        this.#remove(e.conversation);
         break;
       case 'typing': {
         this.typing = {
@@ -254,11 +264,64 @@ export class ChatState {
         break;
       case 'signed_out':
         forgetAlbumDrafts();
+        forgetRevealed();
         this.account = null;
         this.openId = null;
         this.messages = [];
         break;
     }
+  }
+
+  #upsert(c: ConversationView) {
+    this.#listEpoch++;
+    this.conversations = [c, ...this.conversations.filter((x) => x.id !== c.id)].sort(
+      (a, b) => b.updated_at - a.updated_at,
+    );
+  }
+
+  /** A conversation left this device's lists (a deleted or blocked request): closes it if open. */
+  #remove(id: string) {
+    this.#listEpoch++;
+    this.conversations = this.conversations.filter((c) => c.id !== id);
+    this.setDraft(id, '');
+    this.clearTyping(id);
+    if (this.openId === id) {
+      this.openId = null;
+      this.messages = [];
+    }
+  }
+
+  /** Accepts a message request: it joins the main list, and its sender now sees it read. */
+  async acceptRequest(id: string) {
+    const c = await unwrap(commands.acceptRequest(id));
+    this.#upsert(c);
+    this.listMode = 'chats';
+    if (this.openId === id) await this.markRead();
+  }
+
+  /** Deletes a message request; it comes back only if its sender writes again. */
+  async deleteRequest(id: string) {
+    await unwrap(commands.deleteRequest(id));
+    this.#remove(id);
+  }
+
+  /** Blocks the other person of a direct chat. A request from them goes away with it. */
+  async block(username: string, conversationId?: string) {
+    await unwrap(commands.blockUser(username));
+    const c = this.conversations.find((x) => x.id === conversationId);
+    if (c?.request) this.#remove(c.id);
+    else await this.refreshList();
+  }
+
+  async unblock(username: string) {
+    await unwrap(commands.unblockUser(username));
+    await this.refreshList();
+  }
+
+  /** Switches the nudity filter; the open chat is read again, drawn the new way. */
+  async setNudityFilter(on: boolean) {
+    this.account = await unwrap(commands.setNudityFilter(on));
+    if (this.openId) await this.openConversation(this.openId);
   }
 
   #uploadDone(id: string) {

@@ -31,6 +31,8 @@ function conv(unread: number): ConversationView {
     updated_at: 1,
     media_blocked: null,
     media_reminder: { show: true, can_turn_off: true },
+    request: false,
+    blocked: false,
   };
 }
 
@@ -87,6 +89,7 @@ describe('voice note uploads', () => {
       mine: true,
       status: 'sent' as const,
       error: null,
+      held_until: null,
       voice: { media_id: 'x', duration_ms: 1000, size: 40, waveform: [], played: false, position_ms: 0 },
       media: [],
     };
@@ -116,6 +119,7 @@ describe('album uploads', () => {
       blurhash: '',
       uploaded_bytes: null,
       error: null,
+      display: 'show' as const,
     });
     const m = {
       id: 'm1',
@@ -129,6 +133,7 @@ describe('album uploads', () => {
       mine: true,
       status: 'sent' as const,
       error: null,
+      held_until: null,
       voice: null,
       media: [item('p1'), item('p2')],
     };
