@@ -12,6 +12,9 @@ ALTER TABLE message_media ADD COLUMN explicit INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE session ADD COLUMN nudity_filter INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE session ADD COLUMN nudity_filter_locked INTEGER NOT NULL DEFAULT 1;
 
+-- A queued message the server asked to hold back (rate_limited): when it goes out (ms).
+ALTER TABLE outbox ADD COLUMN held_until INTEGER;
+
 -- People this account has blocked.
 CREATE TABLE blocked_users (
     user_id  TEXT NOT NULL PRIMARY KEY,

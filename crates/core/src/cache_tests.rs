@@ -225,7 +225,7 @@ async fn the_outbox_hands_out_the_oldest_message_first() {
     }
     // The head waits for its retry; it is still the head (nothing overtakes it).
     f.cache
-        .outbox_retry_later(ids[0], 1, i64::MAX, "offline")
+        .outbox_retry_later(ids[0], 1, i64::MAX, "offline", false)
         .await
         .unwrap();
     let head = f.cache.outbox_head().await.unwrap().unwrap();

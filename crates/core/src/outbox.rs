@@ -81,14 +81,19 @@ pub(crate) async fn deliver_next(client: &Client) -> Result<Step> {
         Err(e) if e.is_transient() => {
             let attempts = item.attempts + 1;
             // A rate limit says when; anything else backs off.
-            let at = now
-                + e.retry_after_ms()
-                    .unwrap_or_else(|| backoff_ms(attempts - 1));
+            let held = e.retry_after_ms();
+            let at = now + held.unwrap_or_else(|| backoff_ms(attempts - 1));
             tracing::info!(id = %item.message_id, attempts, error = %e, "delivery failed; will retry");
             cache
-                .outbox_retry_later(item.message_id, attempts, at, &e.to_string())
+                .outbox_retry_later(
+                    item.message_id,
+                    attempts,
+                    at,
+                    &e.to_string(),
+                    held.is_some(),
+                )
                 .await?;
-            if e.retry_after_ms().is_some() {
+            if held.is_some() {
                 // Shown as "sending… at HH:MM" rather than silently stuck.
                 if let Some(view) = cache.message(me.id, item.message_id).await? {
                     client.emit(CoreEvent::Message { message: view });

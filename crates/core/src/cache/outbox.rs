@@ -106,14 +106,17 @@ impl Cache {
         attempts: i64,
         next_attempt_at: i64,
         error: &str,
+        held: bool,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE message_id = ?1",
+            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, held_until = ?5
+             WHERE message_id = ?1",
         )
         .bind(id.to_string())
         .bind(attempts)
         .bind(next_attempt_at)
         .bind(error)
+        .bind(held.then_some(next_attempt_at))
         .execute(&self.write)
         .await?;
         Ok(())
