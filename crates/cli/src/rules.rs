@@ -120,18 +120,24 @@ pub async fn settings(client: &Client, nudity_filter: Option<OnOff>) -> anyhow::
     Ok(())
 }
 
-/// Reads the server's own store (run it where the server's data directory is).
-pub async fn admin(data: PathBuf, command: AdminCommand) -> anyhow::Result<()> {
-    use natter_server::store::SafetyStore as _;
-    let store = natter_server::store::SqliteStore::open(&data)
+/// Reads the server's own store: its PostgreSQL `database`, or else its SQLite file in
+/// `data` (run it where the server's data directory is).
+pub async fn admin(
+    data: PathBuf,
+    database: Option<String>,
+    command: AdminCommand,
+) -> anyhow::Result<()> {
+    let store = natter_server::store::open(database.as_deref(), &data)
         .await
-        .with_context(|| format!("opening the server's store in {}", data.display()))?;
-    match command {
-        AdminCommand::Reports { json } => {
-            let reports = store.reports().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            if json {
-                print_json(&reports)?;
-            } else {
+        .with_context(|| match &database {
+            // The store's own error names the URL (without its password).
+            Some(_) => "opening the server's store".to_string(),
+            None => format!("opening the server's store in {}", data.display()),
+        })?;
+    let result = match command {
+        AdminCommand::Reports { json } => match store.reports().await {
+            Ok(reports) if json => print_json(&reports),
+            Ok(reports) => {
                 for r in &reports {
                     println!(
                         "{} {} reported {}: {} ({} messages)",
@@ -142,8 +148,11 @@ pub async fn admin(data: PathBuf, command: AdminCommand) -> anyhow::Result<()> {
                         r.messages.len()
                     );
                 }
+                Ok(())
             }
-        }
-    }
-    Ok(())
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        },
+    };
+    store.close().await;
+    result
 }

@@ -1,24 +1,91 @@
 //! Persistent state behind a trait, so handlers never see a database type.
 //!
-//! [`SqliteStore`] is the embedded default; a PostgreSQL store implements the same trait.
+//! [`SqliteStore`] is the embedded default (one process, one writer connection);
+//! [`PgStore`] keeps the same state in PostgreSQL, shared by several server instances.
 //! Rule outcomes that need the store's atomicity (username taken, id conflict, group full,
-//! not a member) come back as [`Error::Api`](crate::error::Error::Api) with the protocol code.
+//! not a member) come back as [`Error::Api`](crate::error::Error::Api) with the protocol code,
+//! and both stores keep them under concurrent writers.
 
+pub mod postgres;
 mod safety;
 mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, MediaAttachment, MediaInfo, MediaKind, Message, PlayedMark, ReceiptKind,
-    UserSummary, VoiceAttachment,
+    Account, Conversation, ErrorCode, MediaAttachment, MediaInfo, MediaKind, Message, PlayedMark,
+    ReceiptKind, UserSummary, VoiceAttachment,
 };
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
+pub use postgres::PgStore;
 pub use safety::{NewReport, SafetyStore};
 pub use sqlite::SqliteStore;
+
+/// Opens the store a database URL names, migrating it: `None` is the SQLite file in
+/// `data_dir`, a `postgres://` or `postgresql://` URL is a PostgreSQL database.
+pub async fn open(database: Option<&str>, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    match database {
+        None => Ok(Arc::new(SqliteStore::open(data_dir).await?)),
+        Some(url) if postgres::is_postgres_url(url) => Ok(Arc::new(PgStore::connect(url).await?)),
+        Some(url) => anyhow::bail!(
+            "unsupported database URL {} (expected postgres://…)",
+            postgres::redacted(url)
+        ),
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+/// What `insert_message` answers for an id that is already stored: the stored message for
+/// an identical re-send (same conversation, sender, text, voice note and album), otherwise
+/// `id_conflict`. Shared by the stores so both judge a re-send the same way.
+fn resend_outcome(stored: Message, message: &NewMessage) -> Result<Outcome<Message>> {
+    let same_album = stored
+        .media
+        .iter()
+        .map(|i| (i.media_id, i.thumbnail_id, &i.blurhash))
+        .eq(message
+            .media
+            .iter()
+            .map(|i| (i.media_id, i.thumbnail_id, &i.blurhash)));
+    if stored.conversation_id == message.conversation_id
+        && stored.sender_id == message.sender_id
+        && stored.text == message.text
+        && stored.voice.as_ref().map(|v| (v.media_id, &v.waveform))
+            == message.voice.as_ref().map(|v| (v.media_id, &v.waveform))
+        && same_album
+    {
+        Ok(Outcome::Existing(stored))
+    } else {
+        Err(Error::api(
+            ErrorCode::IdConflict,
+            "this message id was already used for a different message",
+        ))
+    }
+}
+
+/// What `insert_media` answers for an id that is already stored: the same owner and bytes
+/// are a re-upload, anything else is `id_conflict`.
+fn reupload_outcome(stored: StoredMedia, media: &NewMedia) -> Result<Outcome<StoredMedia>> {
+    if stored.owner_id == media.owner_id && stored.sha256 == media.sha256 {
+        Ok(Outcome::Existing(stored))
+    } else {
+        Err(Error::api(
+            ErrorCode::IdConflict,
+            "this media id was already used for a different file",
+        ))
+    }
+}
 
 /// A user about to be stored.
 #[derive(Debug, Clone)]
@@ -270,6 +337,8 @@ pub trait Store: SafetyStore + Send + Sync {
     /// epoch): abandoned, to be swept.
     async fn stale_uploads(&self, untouched_since: i64) -> Result<Vec<Uuid>>;
 
+    /// Whether the database answers (`SELECT 1`): what `/readyz` reports.
+    async fn ping(&self) -> Result<()>;
     /// Closes connections after the last request.
     async fn close(&self);
 }

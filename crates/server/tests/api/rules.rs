@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use natter_protocol::{Conversation, Message};
-use natter_server::store::{SafetyStore as _, SqliteStore};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -182,7 +181,9 @@ async fn a_report_copies_the_chosen_messages_into_the_moderation_queue() {
     let r = report(vec![third.id, first.id], "spam, twice").await;
     assert_eq!(r.status, 201, "{}", r.body);
 
-    let store = SqliteStore::open(h.dir.path()).await.expect("store");
+    let store = natter_server::store::open(h.database_url(), h.dir.path())
+        .await
+        .expect("store");
     let queue = store.reports().await.expect("reports");
     assert_eq!(queue.len(), 1, "the refused reports left nothing");
     let q = &queue[0];

@@ -2,32 +2,35 @@
 //!
 //! One writer connection (so write transactions never race each other into `SQLITE_BUSY`)
 //! and a small pool of readers; every connection gets the same pragmas (WAL, foreign keys,
-//! busy timeout, `synchronous=FULL`).
+//! busy timeout, `synchronous=FULL`). Write transactions begin `IMMEDIATE`: they take the
+//! file's write lock before their first read, so even two stores opened on the same file
+//! (two processes) serialise on the busy timeout instead of failing on a stale snapshot.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use natter_protocol::{
-    Account, Conversation, ConversationKind, ErrorCode, MediaKind, Member, Message, PlayedMark,
-    ReceiptKind, UserSummary, VoiceNote,
+    Account, Conversation, ErrorCode, MediaKind, Message, PlayedMark, ReceiptKind, UserSummary,
+    VoiceNote,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use super::{
-    Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome, Store,
-    StoredMedia, UploadState,
+    resend_outcome, Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser,
+    Outcome, Store, StoredMedia, UploadState,
 };
 use crate::error::{Error, Result};
+use conversations::{is_member, load_conversation};
 
+mod accounts;
 mod album;
+mod conversations;
 mod safety;
 mod voice;
 
@@ -36,12 +39,6 @@ const READERS: u32 = 4;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("database"))
-    }
 }
 
 impl SqliteStore {
@@ -63,7 +60,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening {}", path.display()))?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&writer)
             .await
             .with_context(|| format!("migrating {}", path.display()))?;
@@ -74,6 +71,13 @@ impl SqliteStore {
             .with_context(|| format!("opening {} for reading", path.display()))?;
         Ok(Self { writer, reader })
     }
+
+    /// A write transaction holding the file's write lock from its start (`BEGIN IMMEDIATE`):
+    /// a deferred one that reads first could not upgrade once another connection to the
+    /// file had written meanwhile (`SQLITE_BUSY_SNAPSHOT`, which no busy timeout retries).
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
 }
 
 // --- row mapping ---
@@ -83,19 +87,6 @@ fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid> {
     Ok(Uuid::parse_str(&s).with_context(|| format!("bad UUID in column {col}: {s:?}"))?)
 }
 
-fn account_row(row: &SqliteRow) -> Result<Account> {
-    let birthdate: String = row.try_get("birthdate")?;
-    Ok(Account {
-        id: uuid_col(row, "id")?,
-        username: row.try_get("username")?,
-        birthdate: NaiveDate::parse_from_str(&birthdate, "%Y-%m-%d")
-            .with_context(|| format!("bad birthdate {birthdate:?}"))?,
-        // filled in from the age and the choice by routes::safety::account_view
-        nudity_filter: false,
-        nudity_filter_locked: false,
-    })
-}
-
 fn media_kind(s: &str) -> Result<MediaKind> {
     match s {
         "voice" => Ok(MediaKind::Voice),
@@ -103,45 +94,6 @@ fn media_kind(s: &str) -> Result<MediaKind> {
         "video" => Ok(MediaKind::Video),
         other => Err(anyhow::anyhow!("unknown media kind {other:?}").into()),
     }
-}
-
-fn kind_str(kind: ConversationKind) -> &'static str {
-    match kind {
-        ConversationKind::Direct => "direct",
-        ConversationKind::Group => "group",
-    }
-}
-
-/// Columns of `conversations AS c` read by [`conversation_row`].
-const CONVERSATION_COLUMNS: &str = "c.id, c.kind, c.name, c.creator_id, c.last_seq, c.created_at";
-
-fn conversation_row(row: &SqliteRow) -> Result<Conversation> {
-    let kind: String = row.try_get("kind")?;
-    let kind = match kind.as_str() {
-        "direct" => ConversationKind::Direct,
-        "group" => ConversationKind::Group,
-        other => return Err(anyhow::anyhow!("bad conversation kind {other:?}").into()),
-    };
-    let name: String = row.try_get("name")?;
-    Ok(Conversation {
-        id: uuid_col(row, "id")?,
-        kind,
-        name: (kind == ConversationKind::Group).then_some(name),
-        creator_id: uuid_col(row, "creator_id")?,
-        members: Vec::new(),
-        last_seq: row.try_get("last_seq")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn member_row(row: &SqliteRow) -> Result<Member> {
-    Ok(Member {
-        user_id: uuid_col(row, "user_id")?,
-        username: row.try_get("username")?,
-        delivered_seq: row.try_get("delivered_seq")?,
-        read_seq: row.try_get("read_seq")?,
-        accepted: row.try_get("accepted")?,
-    })
 }
 
 /// Columns of `messages AS m JOIN users AS u` read by [`message_row`].
@@ -193,184 +145,36 @@ fn voice_cols(row: &SqliteRow) -> Result<Option<VoiceNote>> {
     }))
 }
 
-// --- shared queries (run on a reader or inside a write transaction) ---
-
-async fn load_conversation(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Conversation>> {
-    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations AS c WHERE c.id = ?1");
-    let Some(row) = sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut conversation = conversation_row(&row)?;
-    let rows = sqlx::query(
-        "
-        SELECT m.user_id, u.username, m.delivered_seq, m.read_seq, m.accepted
-        FROM members AS m
-        JOIN users AS u ON u.id = m.user_id
-        WHERE m.conversation_id = ?1
-        ORDER BY m.joined_at, m.rowid",
-    )
-    .bind(id.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    conversation.members = rows.iter().map(member_row).collect::<Result<_>>()?;
-    Ok(Some(conversation))
-}
-
-async fn is_member(
-    conn: &mut SqliteConnection,
-    conversation_id: Uuid,
-    user_id: Uuid,
-) -> Result<bool> {
-    let row = sqlx::query("SELECT 1 FROM members WHERE conversation_id = ?1 AND user_id = ?2")
-        .bind(conversation_id.to_string())
-        .bind(user_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.is_some())
-}
-
-/// `accepted`: false for the recipient of a new direct conversation (a message request).
-async fn insert_member(
-    conn: &mut SqliteConnection,
-    conversation_id: Uuid,
-    user_id: Uuid,
-    now: i64,
-    accepted: bool,
-) -> Result<()> {
-    sqlx::query(
-        "
-        INSERT INTO members
-            (conversation_id, user_id, joined_at, delivered_seq, read_seq, accepted)
-        VALUES (?1, ?2, ?3, 0, 0, ?4)",
-    )
-    .bind(conversation_id.to_string())
-    .bind(user_id.to_string())
-    .bind(now)
-    .bind(accepted)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-fn loaded(conversation: Option<Conversation>) -> Result<Conversation> {
-    conversation
-        .ok_or_else(|| anyhow::anyhow!("conversation vanished inside its transaction").into())
-}
-
 #[async_trait]
 impl Store for SqliteStore {
-    #[tracing::instrument(skip_all)]
     async fn create_user(&self, user: NewUser) -> Result<Account> {
-        let result = sqlx::query(
-            "
-            INSERT INTO users (id, username, password_hash, birthdate, created_at)
-            VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.username)
-        .bind(&user.password_hash)
-        .bind(user.birthdate.format("%Y-%m-%d").to_string())
-        .bind(user.created_at)
-        .execute(&self.writer)
-        .await;
-        match result {
-            Ok(_) => Ok(Account {
-                id: user.id,
-                username: user.username,
-                birthdate: user.birthdate,
-                // filled in from the age and the choice by routes::safety::account_view
-                nudity_filter: false,
-                nudity_filter_locked: false,
-            }),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::api(
-                ErrorCode::UsernameTaken,
-                format!("the username {:?} is taken", user.username),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        self.user_insert(user).await
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<Credentials>> {
-        let row = sqlx::query(
-            "
-            SELECT id, username, birthdate, password_hash
-            FROM users
-            WHERE lower(username) = lower(?1)",
-        )
-        .bind(username)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.map(|row| {
-            Ok(Credentials {
-                account: account_row(&row)?,
-                password_hash: row.try_get("password_hash")?,
-            })
-        })
-        .transpose()
+        self.user_credentials(username).await
     }
 
     async fn account(&self, user_id: Uuid) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT id, username, birthdate FROM users WHERE id = ?1")
-            .bind(user_id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(account_row).transpose()
+        self.account_by_id(user_id).await
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<UserSummary>> {
-        let row = sqlx::query("SELECT id, username FROM users WHERE lower(username) = lower(?1)")
-            .bind(username)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|row| {
-            Ok(UserSummary {
-                id: uuid_col(&row, "id")?,
-                username: row.try_get("username")?,
-            })
-        })
-        .transpose()
+        self.user_named(username).await
     }
 
-    #[tracing::instrument(skip_all, err)]
     async fn create_session(&self, session: NewSession) -> Result<()> {
-        sqlx::query(
-            "
-            INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-            VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(session.token_hash.as_slice())
-        .bind(session.user_id.to_string())
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.session_insert(session).await
     }
 
     async fn session_user(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Uuid>> {
-        let row =
-            sqlx::query("SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2")
-                .bind(token_hash.as_slice())
-                .bind(now)
-                .fetch_optional(&self.reader)
-                .await?;
-        row.map(|row| uuid_col(&row, "user_id")).transpose()
+        self.session_lookup(token_hash, now).await
     }
 
-    #[tracing::instrument(skip_all, err)]
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
-            .bind(token_hash.as_slice())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.session_delete(token_hash).await
     }
 
-    #[tracing::instrument(skip_all)]
     async fn get_or_create_direct(
         &self,
         new_id: Uuid,
@@ -378,71 +182,14 @@ impl Store for SqliteStore {
         other_id: Uuid,
         now: i64,
     ) -> Result<Outcome<Conversation>> {
-        let direct_key = format!("{}:{}", creator_id.min(other_id), creator_id.max(other_id));
-        let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query(
-            "
-            INSERT INTO conversations
-                (id, kind, name, creator_id, direct_key, last_seq, created_at, last_activity_at)
-            VALUES (?1, 'direct', '', ?2, ?3, 0, ?4, ?4)
-            ON CONFLICT (direct_key) DO NOTHING",
-        )
-        .bind(new_id.to_string())
-        .bind(creator_id.to_string())
-        .bind(&direct_key)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if inserted {
-            insert_member(&mut tx, new_id, creator_id, now, true).await?;
-            insert_member(&mut tx, new_id, other_id, now, false).await?;
-        }
-        let id = sqlx::query("SELECT id FROM conversations WHERE direct_key = ?1")
-            .bind(&direct_key)
-            .fetch_one(&mut *tx)
-            .await?;
-        let id = uuid_col(&id, "id")?;
-        if !inserted {
-            // Opening the conversation with someone who wrote first accepts their request.
-            safety::accept(&mut tx, id, creator_id).await?;
-        }
-        let conversation = loaded(load_conversation(&mut tx, id).await?)?;
-        tx.commit().await?;
-        Ok(if inserted {
-            Outcome::Created(conversation)
-        } else {
-            Outcome::Existing(conversation)
-        })
+        self.direct_get_or_create(new_id, creator_id, other_id, now)
+            .await
     }
 
-    #[tracing::instrument(skip_all)]
     async fn create_group(&self, group: NewGroup) -> Result<Conversation> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "
-            INSERT INTO conversations
-                (id, kind, name, creator_id, direct_key, last_seq, created_at, last_activity_at)
-            VALUES (?1, ?2, ?3, ?4, NULL, 0, ?5, ?5)",
-        )
-        .bind(group.id.to_string())
-        .bind(kind_str(ConversationKind::Group))
-        .bind(&group.name)
-        .bind(group.creator_id.to_string())
-        .bind(group.created_at)
-        .execute(&mut *tx)
-        .await?;
-        insert_member(&mut tx, group.id, group.creator_id, group.created_at, true).await?;
-        for member in &group.member_ids {
-            insert_member(&mut tx, group.id, *member, group.created_at, true).await?;
-        }
-        let conversation = loaded(load_conversation(&mut tx, group.id).await?)?;
-        tx.commit().await?;
-        Ok(conversation)
+        self.group_create(group).await
     }
 
-    #[tracing::instrument(skip_all)]
     async fn add_member(
         &self,
         conversation_id: Uuid,
@@ -450,39 +197,8 @@ impl Store for SqliteStore {
         user_id: Uuid,
         now: i64,
     ) -> Result<Outcome<Conversation>> {
-        let mut tx = self.writer.begin().await?;
-        if !is_member(&mut tx, conversation_id, actor_id).await? {
-            return Err(Error::conversation_not_found());
-        }
-        let conversation = loaded(load_conversation(&mut tx, conversation_id).await?)?;
-        if conversation.kind != ConversationKind::Group {
-            return Err(Error::api(
-                ErrorCode::WrongConversationKind,
-                "members can only be added to group conversations",
-            ));
-        }
-        if conversation.creator_id != actor_id {
-            return Err(Error::api(
-                ErrorCode::NotGroupCreator,
-                "only the creator of a group may add members",
-            ));
-        }
-        if conversation.members.iter().any(|m| m.user_id == user_id) {
-            return Ok(Outcome::Existing(conversation));
-        }
-        if conversation.members.len() >= natter_protocol::limits::GROUP_MAX_MEMBERS {
-            return Err(Error::api(
-                ErrorCode::GroupFull,
-                format!(
-                    "a group has at most {} members",
-                    natter_protocol::limits::GROUP_MAX_MEMBERS
-                ),
-            ));
-        }
-        insert_member(&mut tx, conversation_id, user_id, now, true).await?;
-        let conversation = loaded(load_conversation(&mut tx, conversation_id).await?)?;
-        tx.commit().await?;
-        Ok(Outcome::Created(conversation))
+        self.member_add(conversation_id, actor_id, user_id, now)
+            .await
     }
 
     async fn conversation_for_member(
@@ -490,53 +206,12 @@ impl Store for SqliteStore {
         conversation_id: Uuid,
         member_id: Uuid,
     ) -> Result<Option<Conversation>> {
-        let mut conn = self.reader.acquire().await?;
-        let conversation = load_conversation(&mut conn, conversation_id).await?;
-        Ok(conversation.filter(|c| c.members.iter().any(|m| m.user_id == member_id)))
+        self.conversation_of_member(conversation_id, member_id)
+            .await
     }
 
     async fn conversations_of(&self, user_id: Uuid) -> Result<Vec<Conversation>> {
-        let mut conn = self.reader.acquire().await?;
-        let sql = format!(
-            "
-            SELECT {CONVERSATION_COLUMNS}
-            FROM members AS me
-            JOIN conversations AS c ON c.id = me.conversation_id
-            WHERE me.user_id = ?1 AND me.hidden = 0
-            ORDER BY c.last_activity_at DESC, c.created_at DESC, c.id DESC"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(user_id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut conversations = rows
-            .iter()
-            .map(conversation_row)
-            .collect::<Result<Vec<_>>>()?;
-        let member_rows = sqlx::query(
-            "
-            SELECT m.conversation_id, m.user_id, u.username, m.delivered_seq, m.read_seq,
-                m.accepted
-            FROM members AS me
-            JOIN members AS m ON m.conversation_id = me.conversation_id
-            JOIN users AS u ON u.id = m.user_id
-            WHERE me.user_id = ?1 AND me.hidden = 0
-            ORDER BY m.joined_at, m.rowid",
-        )
-        .bind(user_id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut members: HashMap<Uuid, Vec<Member>> = HashMap::new();
-        for row in &member_rows {
-            members
-                .entry(uuid_col(row, "conversation_id")?)
-                .or_default()
-                .push(member_row(row)?);
-        }
-        for conversation in &mut conversations {
-            conversation.members = members.remove(&conversation.id).unwrap_or_default();
-        }
-        Ok(conversations)
+        self.conversations_listed(user_id).await
     }
 
     async fn member_ids(
@@ -544,20 +219,12 @@ impl Store for SqliteStore {
         conversation_id: Uuid,
         member_id: Uuid,
     ) -> Result<Option<Vec<Uuid>>> {
-        let rows = sqlx::query("SELECT user_id FROM members WHERE conversation_id = ?1")
-            .bind(conversation_id.to_string())
-            .fetch_all(&self.reader)
-            .await?;
-        let ids = rows
-            .iter()
-            .map(|row| uuid_col(row, "user_id"))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(ids.contains(&member_id).then_some(ids))
+        self.ids_of_members(conversation_id, member_id).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn insert_message(&self, message: NewMessage) -> Result<Outcome<Message>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         if !is_member(&mut tx, message.conversation_id, message.sender_id).await? {
             return Err(Error::conversation_not_found());
         }
@@ -570,28 +237,7 @@ impl Store for SqliteStore {
             let mut stored = [message_row(&row)?];
             album::fill_albums(&mut tx, &mut stored).await?;
             let [stored] = stored;
-            let same_album = stored
-                .media
-                .iter()
-                .map(|i| (i.media_id, i.thumbnail_id, &i.blurhash))
-                .eq(message
-                    .media
-                    .iter()
-                    .map(|i| (i.media_id, i.thumbnail_id, &i.blurhash)));
-            return if stored.conversation_id == message.conversation_id
-                && stored.sender_id == message.sender_id
-                && stored.text == message.text
-                && stored.voice.as_ref().map(|v| (v.media_id, &v.waveform))
-                    == message.voice.as_ref().map(|v| (v.media_id, &v.waveform))
-                && same_album
-            {
-                Ok(Outcome::Existing(stored))
-            } else {
-                Err(Error::api(
-                    ErrorCode::IdConflict,
-                    "this message id was already used for a different message",
-                ))
-            };
+            return resend_outcome(stored, &message);
         }
         if let Some(voice) = &message.voice {
             let owned = sqlx::query("SELECT 1 FROM media WHERE id = ?1 AND owner_id = ?2")
@@ -711,7 +357,7 @@ impl Store for SqliteStore {
         kind: ReceiptKind,
         up_to_seq: i64,
     ) -> Result<Vec<(ReceiptKind, i64)>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = sqlx::query(
             "
             SELECT c.last_seq, m.delivered_seq, m.read_seq
@@ -818,6 +464,11 @@ impl Store for SqliteStore {
 
     async fn stale_uploads(&self, untouched_since: i64) -> Result<Vec<Uuid>> {
         self.uploads_untouched_since(untouched_since).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
     }
 
     async fn close(&self) {

@@ -74,7 +74,7 @@ impl SafetyStore for SqliteStore {
         conversation_id: Uuid,
         user_id: Uuid,
     ) -> Result<Option<Conversation>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         if !accept(&mut tx, conversation_id, user_id).await? {
             return Ok(None);
         }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{is_member, media_kind, uuid_col, SqliteStore};
 use crate::error::{Error, Result};
-use crate::store::{NewMedia, Outcome, StoredMedia};
+use crate::store::{reupload_outcome, NewMedia, Outcome, StoredMedia};
 
 /// `explicit` counts the other half of an album item too: a thumbnail of an explicit photo
 /// is withheld with it, and so is the photo of an explicit thumbnail (a video's poster).
@@ -90,22 +90,14 @@ impl SqliteStore {
 
     #[tracing::instrument(skip_all, fields(media_id = %media.id))]
     pub(super) async fn insert_media_row(&self, media: NewMedia) -> Result<Outcome<StoredMedia>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let sql = format!("{MEDIA_SELECT} WHERE md.id = ?1");
         if let Some(row) = sqlx::query(&sql)
             .bind(media.id.to_string())
             .fetch_optional(&mut *tx)
             .await?
         {
-            let stored = media_row(&row)?;
-            return if stored.owner_id == media.owner_id && stored.sha256 == media.sha256 {
-                Ok(Outcome::Existing(stored))
-            } else {
-                Err(Error::api(
-                    ErrorCode::IdConflict,
-                    "this media id was already used for a different file",
-                ))
-            };
+            return reupload_outcome(media_row(&row)?, &media);
         }
         sqlx::query(
             "
@@ -172,7 +164,7 @@ impl SqliteStore {
         user_id: Uuid,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         if !is_member(&mut tx, conversation_id, user_id).await? {
             return Err(Error::conversation_not_found());
         }

@@ -1,0 +1,235 @@
+//! Media records (voice notes, photos, videos) in the PostgreSQL store: who may fetch a
+//! file, played marks, and the facts the safety rules check before a send.
+
+use natter_protocol::policy::ConversationFacts;
+use natter_protocol::{ErrorCode, MediaInfo, PlayedMark};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::conversations::is_member;
+use super::{media_kind, u32_col, PgStore};
+use crate::error::{Error, Result};
+use crate::store::{reupload_outcome, NewMedia, Outcome, StoredMedia};
+
+/// `explicit` counts the other half of an album item too: a thumbnail of an explicit photo
+/// is withheld with it, and so is the photo of an explicit thumbnail (a video's poster).
+const MEDIA_SELECT: &str = "
+    SELECT md.id, md.owner_id, md.kind, md.content_type, md.size, md.duration_ms, md.sha256,
+        md.width, md.height,
+        md.explicit OR EXISTS (
+            SELECT 1 FROM album_items AS ai
+            JOIN media AS other ON other.id IN (ai.media_id, ai.thumbnail_id)
+            WHERE (ai.media_id = md.id OR ai.thumbnail_id = md.id) AND other.explicit
+        ) AS explicit
+    FROM media AS md";
+
+fn media_row(row: &PgRow) -> Result<StoredMedia> {
+    let sha: Vec<u8> = row.try_get("sha256")?;
+    Ok(StoredMedia {
+        info: MediaInfo {
+            id: row.try_get("id")?,
+            kind: media_kind(&row.try_get::<String, _>("kind")?)?,
+            content_type: row.try_get("content_type")?,
+            size: u32_col(row, "size")?,
+            duration_ms: u32_col(row, "duration_ms")?,
+            width: u32_col(row, "width")?,
+            height: u32_col(row, "height")?,
+        },
+        owner_id: row.try_get("owner_id")?,
+        sha256: sha
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("bad sha256 column"))?,
+        explicit: row.try_get("explicit")?,
+    })
+}
+
+impl PgStore {
+    pub(super) async fn facts(
+        &self,
+        conversation_id: Uuid,
+        sender_id: Uuid,
+    ) -> Result<ConversationFacts> {
+        let row = sqlx::query(
+            "
+            SELECT c.kind, c.last_seq,
+                NOT EXISTS (SELECT 1 FROM members AS o
+                            WHERE o.conversation_id = c.id AND o.user_id <> $2
+                                AND NOT o.accepted) AS others_accepted,
+                EXISTS (SELECT 1 FROM members AS o
+                        JOIN blocks AS b
+                            ON (b.blocker_id = o.user_id AND b.blocked_id = $2)
+                            OR (b.blocker_id = $2 AND b.blocked_id = o.user_id)
+                        WHERE o.conversation_id = c.id AND o.user_id <> $2) AS blocked
+            FROM conversations AS c
+            JOIN members AS mb ON mb.conversation_id = c.id AND mb.user_id = $2
+            WHERE c.id = $1",
+        )
+        .bind(conversation_id)
+        .bind(sender_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Err(Error::conversation_not_found());
+        };
+        Ok(ConversationFacts {
+            group: row.try_get::<String, _>("kind")? == "group",
+            prior_messages: u64::try_from(row.try_get::<i64, _>("last_seq")?).unwrap_or(0),
+            accepted: row.try_get("others_accepted")?,
+            blocked: row.try_get("blocked")?,
+        })
+    }
+
+    pub(super) async fn media_by_id(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {
+        let sql = format!("{MEDIA_SELECT} WHERE md.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(media_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(media_row).transpose()
+    }
+
+    /// `ON CONFLICT (id) DO NOTHING`, then the stored row decides: ours (`Created`), the same
+    /// owner's same bytes (`Existing`, also when two instances record one upload at once),
+    /// or someone else's (`id_conflict`).
+    #[tracing::instrument(skip_all, fields(media_id = %media.id))]
+    pub(super) async fn insert_media_row(&self, media: NewMedia) -> Result<Outcome<StoredMedia>> {
+        let inserted = sqlx::query(
+            "
+            INSERT INTO media (id, owner_id, kind, content_type, size, duration_ms, sha256,
+                created_at, width, height, nsfw_scores, explicit)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)
+            ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(media.id)
+        .bind(media.owner_id)
+        .bind(media.kind.as_str())
+        .bind(&media.content_type)
+        .bind(i64::from(media.size))
+        .bind(i64::from(media.duration_ms))
+        .bind(media.sha256.as_slice())
+        .bind(media.created_at)
+        .bind(i64::from(media.width))
+        .bind(i64::from(media.height))
+        .bind(media.nsfw_scores.as_deref())
+        .bind(media.explicit)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        let stored = self
+            .media_by_id(media.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("media {} recorded but not found", media.id))?;
+        if inserted {
+            Ok(Outcome::Created(stored))
+        } else {
+            reupload_outcome(stored, &media)
+        }
+    }
+
+    pub(super) async fn media_visible_to(
+        &self,
+        media_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Option<StoredMedia>> {
+        let sql = format!(
+            "{MEDIA_SELECT}
+            WHERE md.id = $1 AND (
+                md.owner_id = $2
+                OR EXISTS (
+                    SELECT 1 FROM messages AS m
+                    JOIN members AS mb ON mb.conversation_id = m.conversation_id
+                    WHERE m.voice_media_id = md.id AND mb.user_id = $2)
+                OR EXISTS (
+                    SELECT 1 FROM album_items AS ai
+                    JOIN messages AS m ON m.id = ai.message_id
+                    JOIN members AS mb ON mb.conversation_id = m.conversation_id
+                    WHERE (ai.media_id = md.id OR ai.thumbnail_id = md.id)
+                        AND mb.user_id = $2))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(media_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(media_row).transpose()
+    }
+
+    /// The played mark's primary key decides "first time": of two instances recording the
+    /// same play at once, one inserts and the other's `ON CONFLICT DO NOTHING` counts 0.
+    #[tracing::instrument(name = "mark_played", skip_all)]
+    pub(super) async fn record_play(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        user_id: Uuid,
+        now: i64,
+    ) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        if !is_member(&mut conn, conversation_id, user_id).await? {
+            return Err(Error::conversation_not_found());
+        }
+        let row = sqlx::query(
+            "SELECT sender_id FROM messages
+            WHERE id = $1 AND conversation_id = $2 AND voice_media_id IS NOT NULL",
+        )
+        .bind(message_id)
+        .bind(conversation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Err(Error::api(
+                ErrorCode::BadRequest,
+                "no such voice note in this conversation",
+            ));
+        };
+        if row.try_get::<Uuid, _>("sender_id")? == user_id {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO voice_plays (message_id, user_id, played_at) VALUES ($1, $2, $3)
+            ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    pub(super) async fn plays_since(
+        &self,
+        user_id: Uuid,
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<PlayedMark>> {
+        let rows = sqlx::query(
+            "
+            SELECT m.conversation_id, p.message_id, p.user_id, p.played_at
+            FROM voice_plays AS p
+            JOIN messages AS m ON m.id = p.message_id
+            JOIN members AS mb ON mb.conversation_id = m.conversation_id AND mb.user_id = $1
+            WHERE p.played_at >= $2
+            ORDER BY p.played_at
+            LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PlayedMark {
+                    conversation_id: r.try_get("conversation_id")?,
+                    message_id: r.try_get("message_id")?,
+                    user_id: r.try_get("user_id")?,
+                    played_at: r.try_get("played_at")?,
+                })
+            })
+            .collect()
+    }
+}
