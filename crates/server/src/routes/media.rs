@@ -24,7 +24,6 @@ use natter_protocol::limits::{
 };
 use natter_protocol::{ApiError, ErrorCode, MediaInfo, MediaKind};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
 use crate::auth::DmUser;
@@ -569,7 +568,7 @@ pub async fn upload_piece(
             ),
         ));
     }
-    let mut file = state
+    let mut piece = state
         .partials
         .writer(id, up.received)
         .await
@@ -585,15 +584,15 @@ pub async fn upload_piece(
             cut_off = true;
             break;
         };
-        if written + frame.len() as u64 > room {
+        let len = frame.len() as u64;
+        if written + len > room {
             overflow = true;
             break;
         }
-        file.write_all(&frame).await.map_err(Error::internal)?;
-        written += frame.len() as u64;
+        piece.write(frame).await.map_err(Error::internal)?;
+        written += len;
     }
-    file.sync_all().await.map_err(Error::internal)?;
-    drop(file);
+    piece.finish().await.map_err(Error::internal)?;
     let received = up.received + written;
     state.store.upload_received(id, received, now_ms()).await?;
     if overflow {
@@ -611,7 +610,11 @@ pub async fn upload_piece(
     if received < length {
         return Ok((StatusCode::NO_CONTENT, offset_header(received)).into_response());
     }
-    let bytes = state.partials.read(id).await.map_err(Error::internal)?;
+    let bytes = state
+        .partials
+        .read(id, length)
+        .await
+        .map_err(Error::internal)?;
     let declared = content_type_essence(&headers);
     let result = store_checked(&state, user.id, id, bytes, declared).await;
     // Checked and recorded, or refused: either way the partial is done with. A refused file

@@ -446,7 +446,8 @@ async fn a_resumable_upload_that_is_not_a_photo_is_refused_at_the_end() {
 #[tokio::test]
 async fn an_abandoned_upload_is_swept_and_its_partial_file_removed() {
     let h = Harness::with(|c| {
-        c.upload_ttl = Duration::from_millis(600);
+        // Long enough that a piece every 200 ms keeps `active` alive on a busy machine.
+        c.upload_ttl = Duration::from_millis(1_500);
         c.upload_sweep_every = Duration::from_millis(100);
     })
     .await;
@@ -458,13 +459,11 @@ async fn an_abandoned_upload_is_swept_and_its_partial_file_removed() {
         let r = piece(&alice, id, 0, photo.len() as u64, &photo[..half]).await;
         assert_eq!(r.status(), 204);
     }
-    let partials = h.dir.path().join("uploads");
-    let on_disk = |id: Uuid| partials.join(format!("{id}.part")).exists();
-    assert!(on_disk(abandoned) && on_disk(active));
+    assert!(h.partial_upload_stored(abandoned).await && h.partial_upload_stored(active).await);
     // `active` keeps receiving (a slow phone); `abandoned` gets nothing more
     let start = tokio::time::Instant::now();
     let mut at = half as u64;
-    while start.elapsed() < Duration::from_millis(1_500) {
+    while start.elapsed() < Duration::from_millis(3_500) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let end = (at as usize + 1_000).min(photo.len() - 1);
         let r = piece(
@@ -479,7 +478,10 @@ async fn an_abandoned_upload_is_swept_and_its_partial_file_removed() {
         at = end as u64;
     }
     assert_eq!(head(&alice, abandoned).await.status(), 404, "still kept");
-    assert!(!on_disk(abandoned), "the partial file is still on disk");
+    assert!(
+        !h.partial_upload_stored(abandoned).await,
+        "the partial upload is still stored"
+    );
     // the client that comes back starts over, and that works
     let r = piece(&alice, abandoned, 0, photo.len() as u64, &photo).await;
     assert_eq!(r.status(), 201);

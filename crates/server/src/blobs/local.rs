@@ -1,6 +1,6 @@
-//! Where uploaded files' bytes live, behind a trait so object storage can replace the local
-//! directory. Files are content-addressed by SHA-256: a name is written once and never
-//! changes, so readers never see a half-written or replaced file.
+//! Media in directories on this server's disk: `DATA_DIR/media` for files, one
+//! `DATA_DIR/uploads/ID.part` file per resumable upload in progress. The default; fit for a
+//! single instance (another instance cannot read these).
 
 use std::path::PathBuf;
 
@@ -8,13 +8,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use axum::body::Bytes;
 
-#[async_trait]
-pub trait BlobStore: Send + Sync {
-    /// Stores `bytes` under their SHA-256 (`sha256`, computed by the caller). Durable when it
-    /// returns. Storing the same content twice is a no-op.
-    async fn put(&self, sha256: [u8; 32], bytes: Bytes) -> anyhow::Result<()>;
-    async fn get(&self, sha256: [u8; 32]) -> anyhow::Result<Option<Bytes>>;
-}
+use super::{hex, BlobStore, Partials, PieceWriter};
 
 /// A directory on the server's disk (`DATA_DIR/media`), the default.
 pub struct LocalBlobs {
@@ -32,14 +26,6 @@ impl LocalBlobs {
     fn path(&self, sha256: [u8; 32]) -> PathBuf {
         self.dir.join(hex(&sha256))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 #[async_trait]
@@ -75,15 +61,13 @@ impl BlobStore for LocalBlobs {
     }
 }
 
-/// Resumable uploads in progress (`DATA_DIR/uploads/ID.part`): bytes appended piece by piece,
-/// moved to the [`BlobStore`] once complete and checked. Kept on this server's disk; the
-/// database row of the upload records how many bytes are durable, and anything past that
-/// (a piece cut off mid-write) is cut away before the next piece is appended.
-pub struct Partials {
+/// Resumable uploads in progress as files on this server's disk (`DATA_DIR/uploads/ID.part`),
+/// appended to piece by piece.
+pub struct LocalPartials {
     dir: PathBuf,
 }
 
-impl Partials {
+impl LocalPartials {
     pub async fn open(dir: PathBuf) -> anyhow::Result<Self> {
         tokio::fs::create_dir_all(&dir)
             .await
@@ -94,10 +78,13 @@ impl Partials {
     fn path(&self, id: uuid::Uuid) -> PathBuf {
         self.dir.join(format!("{id}.part"))
     }
+}
 
+#[async_trait]
+impl Partials for LocalPartials {
     /// The file to append the piece starting at `offset` to: created if missing, cut to
     /// `offset` bytes, positioned at its end.
-    pub async fn writer(&self, id: uuid::Uuid, offset: u64) -> anyhow::Result<tokio::fs::File> {
+    async fn writer(&self, id: uuid::Uuid, offset: u64) -> anyhow::Result<Box<dyn PieceWriter>> {
         let path = self.path(id);
         let open = async {
             let mut file = tokio::fs::OpenOptions::new()
@@ -115,25 +102,57 @@ impl Partials {
             tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(offset)).await?;
             Ok(file)
         };
-        open.await
-            .with_context(|| format!("opening {}", path.display()))
+        let file = open
+            .await
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok(Box::new(LocalPiece { file, path }))
     }
 
-    /// Everything received, for checking once the upload is complete.
-    pub async fn read(&self, id: uuid::Uuid) -> anyhow::Result<Bytes> {
+    async fn read(&self, id: uuid::Uuid, length: u64) -> anyhow::Result<Bytes> {
         let path = self.path(id);
         let bytes = tokio::fs::read(&path)
             .await
             .with_context(|| format!("reading {}", path.display()))?;
-        Ok(Bytes::from(bytes))
+        let mut bytes = Bytes::from(bytes);
+        let stored = bytes.len() as u64;
+        anyhow::ensure!(
+            stored >= length,
+            "{} has {stored} bytes, fewer than the {length} recorded as stored",
+            path.display()
+        );
+        // Past `length` nothing is durable (`writer` cuts it away); never checked nor kept.
+        bytes.truncate(usize::try_from(length)?);
+        Ok(bytes)
     }
 
-    pub async fn remove(&self, id: uuid::Uuid) {
+    async fn remove(&self, id: uuid::Uuid) {
         let path = self.path(id);
         if let Err(e) = tokio::fs::remove_file(&path).await {
             if e.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!(path = %path.display(), error = %e, "could not remove a partial upload");
             }
         }
+    }
+}
+
+/// A piece streamed straight into the upload's file.
+struct LocalPiece {
+    file: tokio::fs::File,
+    path: PathBuf,
+}
+
+#[async_trait]
+impl PieceWriter for LocalPiece {
+    async fn write(&mut self, bytes: Bytes) -> anyhow::Result<()> {
+        tokio::io::AsyncWriteExt::write_all(&mut self.file, &bytes)
+            .await
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+
+    async fn finish(self: Box<Self>) -> anyhow::Result<()> {
+        self.file
+            .sync_all()
+            .await
+            .with_context(|| format!("syncing {}", self.path.display()))
     }
 }
