@@ -44,11 +44,26 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a Natter server on the embedded SQLite store; prints the URL it serves on.
+    /// Run a Natter server (by default on the embedded SQLite store); prints the URL it
+    /// serves on. Instances given the same --database, --bus and --media act as one service.
     Server {
-        /// Directory for the database.
+        /// Directory for the SQLite database, media and partial uploads (when --database and
+        /// --media do not put them elsewhere).
         #[arg(long, env = "NATTER_DATA", default_value = "natter-data")]
         data: PathBuf,
+        /// PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DB) shared by every
+        /// instance; without it, SQLite in --data.
+        #[arg(long, env = "NATTER_DATABASE")]
+        database: Option<String>,
+        /// NATS URL (nats://HOST:PORT) through which instances share live events; without it,
+        /// events stay in this process (one instance).
+        #[arg(long, env = "NATTER_BUS")]
+        bus: Option<String>,
+        /// Object storage for media (s3://BUCKET[/PREFIX]; endpoint and credentials from
+        /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); without
+        /// it, files in --data.
+        #[arg(long, env = "NATTER_MEDIA")]
+        media: Option<String>,
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, env = "NATTER_LISTEN", default_value = "127.0.0.1:7878")]
         listen: SocketAddr,
@@ -218,11 +233,15 @@ enum Command {
         #[arg(long)]
         nudity_filter: Option<rules::OnOff>,
     },
-    /// Moderation, on the server's machine: reads the server's data directory.
+    /// Moderation, on the server's machine: reads the server's store (its SQLite file in the
+    /// data directory, or its PostgreSQL database).
     Admin {
-        /// The server's data directory.
+        /// The server's data directory (its SQLite store).
         #[arg(long, env = "NATTER_DATA", default_value = "natter-data")]
         data: PathBuf,
+        /// The server's PostgreSQL database (`postgres://…`), read instead of `--data`.
+        #[arg(long, env = "NATTER_DATABASE")]
+        database: Option<String>,
         #[command(subcommand)]
         command: rules::AdminCommand,
     },
@@ -282,6 +301,9 @@ fn default_profile() -> PathBuf {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Server {
         data,
+        database,
+        bus,
+        media,
         listen,
         allowed_origins,
         token_ttl_days,
@@ -291,6 +313,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         let mut config = natter_server::ServerConfig::new(data, listen);
         config.allowed_origins = allowed_origins;
+        config.database = database;
+        config.bus = bus;
+        config.media = media;
         config.limits.messages_per_minute = messages_per_minute;
         config.limits.new_conversations_per_day = new_conversations_per_day;
         config.token_ttl = Duration::from_secs(token_ttl_days.saturating_mul(24 * 60 * 60));
@@ -300,7 +325,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Voice { command } => return voice::run(command).await,
         Command::Media { command } => return media::run(command).await,
         Command::Safety { command } => return safety::run(command).await,
-        Command::Admin { data, command } => return rules::admin(data, command).await,
+        Command::Admin {
+            data,
+            database,
+            command,
+        } => return rules::admin(data, database, command).await,
         other => other,
     };
     let profile = cli.profile.unwrap_or_else(default_profile);

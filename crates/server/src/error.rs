@@ -74,7 +74,10 @@ impl IntoResponse for Error {
         let status = StatusCode::from_u16(body.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = body.retry_after_s;
+        let code = body.code;
         let mut response = (status, axum::Json(body)).into_response();
+        // For the error counter of /metrics.
+        response.extensions_mut().insert(code);
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

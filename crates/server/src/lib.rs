@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod bus;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod store;
@@ -23,10 +24,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::blobs::{LocalBlobs, Partials};
-use crate::bus::LocalBus;
 use crate::state::AppState;
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 
 pub use routes::openapi;
 
@@ -57,6 +56,15 @@ pub struct ServerConfig {
     pub upload_sweep_every: Duration,
     /// Messages per minute and new conversations per day, per user.
     pub limits: routes::safety::RateLimits,
+    /// Where accounts, conversations and messages live: `None` for the embedded SQLite file
+    /// `data_dir/natter.db`, or a `postgres://` URL shared by every instance.
+    pub database: Option<String>,
+    /// How instances tell each other about events: `None` for this process only, or a
+    /// `nats://HOST:PORT` URL shared by every instance.
+    pub bus: Option<String>,
+    /// Where media bytes live: `None` for the directory `data_dir/media`, or an
+    /// `s3://BUCKET[/PREFIX]` URL (endpoint and credentials from the `AWS_*` environment).
+    pub media: Option<String>,
 }
 
 impl ServerConfig {
@@ -70,6 +78,9 @@ impl ServerConfig {
             upload_ttl: DEFAULT_UPLOAD_TTL,
             upload_sweep_every: Duration::from_secs(10 * 60),
             limits: Default::default(),
+            database: None,
+            bus: None,
+            media: None,
         }
     }
 }
@@ -122,9 +133,9 @@ impl Drop for RunningServer {
 
 /// Opens the store (migrating it), binds `config.listen` and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
-    let blobs = Arc::new(LocalBlobs::open(config.data_dir.join("media")).await?);
-    let partials = Arc::new(Partials::open(config.data_dir.join("uploads")).await?);
+    let store = store::open(config.database.as_deref(), &config.data_dir).await?;
+    let (blobs, partials) = blobs::open(config.media.as_deref(), &config.data_dir).await?;
+    let bus = bus::open(config.bus.as_deref()).await?;
     let classifier = tokio::task::spawn_blocking(natter_safety::Classifier::shared)
         .await
         .context("loading the nudity classifier")?
@@ -141,14 +152,14 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         blobs,
         partials,
         uploading: Default::default(),
-        bus: Arc::new(LocalBus::new()),
+        bus,
+        metrics: Arc::new(metrics::Metrics::new()),
         classifier: Arc::new(classifier),
         limits: config.limits,
         token_ttl: config.token_ttl,
         allowed_origins: config.allowed_origins.into(),
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
-        revoked: tokio::sync::broadcast::channel(256).0,
     };
     tasks.spawn(routes::media::sweep_uploads(
         state.clone(),

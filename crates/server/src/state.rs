@@ -38,10 +38,12 @@ pub struct AppState {
     /// Bytes of uploaded media (voice notes, photos, videos, thumbnails).
     pub blobs: Arc<dyn BlobStore>,
     /// Resumable uploads in progress.
-    pub partials: Arc<Partials>,
+    pub partials: Arc<dyn Partials>,
     /// Ids of resumable uploads a request is writing to right now (one writer per upload).
     pub uploading: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
     pub bus: Arc<dyn Bus>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The nudity classifier every uploaded photo and thumbnail goes through.
     pub classifier: Arc<natter_safety::Classifier>,
     pub limits: crate::routes::safety::RateLimits,
@@ -51,8 +53,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// WebSocket tasks, awaited on shutdown.
     pub tasks: TaskTracker,
-    /// Token hashes of sessions just logged out: their open WebSockets close at once.
-    pub revoked: tokio::sync::broadcast::Sender<[u8; 32]>,
 }
 
 /// Milliseconds since the Unix epoch.

@@ -121,8 +121,8 @@ pub async fn login(
 #[tracing::instrument(skip_all)]
 pub async fn logout(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode> {
     state.store.delete_session(user.token_hash).await?;
-    // Nobody listening is fine: the session had no WebSocket open.
-    let _ = state.revoked.send(user.token_hash);
+    // Its WebSockets close at once, on whichever instance they are.
+    state.bus.revoke(user.token_hash).await;
     tracing::info!(user_id = %user.id, "logged out");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -72,6 +72,7 @@ pub async fn send_message(
     match outcome {
         Outcome::Created(message) => {
             tracing::info!(message_id = %message.id, seq = message.seq, "message stored");
+            state.metrics.message_stored();
             state
                 .bus
                 .publish(

@@ -7,7 +7,8 @@ pub mod messages;
 pub mod safety;
 pub mod ws;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use natter_protocol::limits::JSON_BODY_MAX_BYTES;
@@ -78,6 +79,29 @@ pub fn openapi() -> OpenApi {
     api_router().split_for_parts().1
 }
 
+/// How long `/readyz` waits for the database before calling it unreachable.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: 200 when this instance can serve (its database answers and its bus is
+/// connected), 503 with the reason otherwise, and while shutting down, so a load balancer
+/// sends clients elsewhere. `/healthz` only says the process is alive.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    if !state.bus.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "bus unreachable");
+    }
+    match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "not ready: database");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database not answering"),
+    }
+}
+
 /// The complete application.
 pub fn app(state: AppState) -> Router {
     let (api, doc) = api_router().split_for_parts();
@@ -90,6 +114,12 @@ pub fn app(state: AppState) -> Router {
         }),
     )
     .route("/healthz", get(|| async { "ok" }))
+    .route("/readyz", get(readyz))
+    .route("/metrics", get(crate::metrics::metrics))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::metrics::count_errors,
+    ))
     .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
     .layer(
         TraceLayer::new_for_http()

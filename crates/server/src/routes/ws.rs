@@ -64,8 +64,8 @@ pub async fn ws(
         .await?
         .ok_or_else(Error::unauthenticated)?;
     // Subscribe before answering, so nothing published after the 101 is missed.
-    let events = state.bus.subscribe(user.id);
-    let revoked = state.revoked.subscribe();
+    let events = state.bus.subscribe(user.id).await;
+    let revoked = state.bus.revocations();
     let tasks = state.tasks.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         tasks.track_future(run(
@@ -87,6 +87,7 @@ async fn run(
     (token_hash, mut revoked): ([u8; 32], tokio::sync::broadcast::Receiver<[u8; 32]>),
 ) {
     tracing::info!("websocket open");
+    let _open = state.metrics.connection();
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let close = loop {
@@ -106,6 +107,10 @@ async fn run(
             },
             event = events.recv() => match event {
                 Ok(event) => {
+                    let sent_at = match &event {
+                        ServerEvent::Message { message } => Some(message.sent_at),
+                        _ => None,
+                    };
                     let text = match serde_json::to_string(&event) {
                         Ok(t) => t,
                         Err(e) => {
@@ -115,6 +120,9 @@ async fn run(
                     };
                     if sink.send(WsMessage::Text(text.into())).await.is_err() {
                         break None;
+                    }
+                    if let Some(sent_at) = sent_at {
+                        state.metrics.delivered(sent_at);
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {

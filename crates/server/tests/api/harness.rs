@@ -25,6 +25,10 @@ pub struct Harness {
     pub dir: TempDir,
     pub http: reqwest::Client,
     pub base: String,
+    /// `config.media` of every server this harness starts: restarts keep the same storage.
+    pub media: Option<String>,
+    /// Last, so that it is dropped after the server.
+    pub database: Option<TestDatabase>,
 }
 
 impl Harness {
@@ -36,7 +40,11 @@ impl Harness {
         init_tracing();
         let dir = TempDir::new().expect("temp dir");
         let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        let database = TestDatabase::from_env().await;
+        config.database = database.as_ref().map(|d| d.url.clone());
+        config.media = media_from_env();
         configure(&mut config);
+        let media = config.media.clone();
         let server = natter_server::start(config).await.expect("server starts");
         let base = server.url();
         Self {
@@ -44,7 +52,23 @@ impl Harness {
             dir,
             http: reqwest::Client::new(),
             base,
+            media,
+            database,
         }
+    }
+
+    /// The server's database URL: `None` for the SQLite file in `dir`.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url.as_str())
+    }
+
+    /// Whether any byte of resumable upload `id` is stored where this harness's servers keep
+    /// uploads in progress (the data directory, or the object storage of `media`).
+    pub async fn partial_upload_stored(&self, id: Uuid) -> bool {
+        let (_, partials) = natter_server::blobs::open(self.media.as_deref(), self.dir.path())
+            .await
+            .expect("the harness's media storage");
+        partials.read(id, 1).await.is_ok()
     }
 
     /// Shuts the server down gracefully and starts a new one on the same data directory.
@@ -52,10 +76,27 @@ impl Harness {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("clean shutdown");
         }
-        let config = ServerConfig::new(self.dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        let mut config = ServerConfig::new(self.dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        config.database = self.database_url().map(str::to_owned);
+        config.media = self.media.clone();
         let server = natter_server::start(config).await.expect("server restarts");
         self.base = server.url();
         self.server = Some(server);
+    }
+
+    /// A second instance of the same service: the same data directory and database, with
+    /// `configure` applied (the bus both share, say). The caller shuts it down.
+    pub async fn another_instance(
+        &self,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> RunningServer {
+        let mut config = ServerConfig::new(self.dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        config.database = self.database_url().map(str::to_owned);
+        config.media = self.media.clone();
+        configure(&mut config);
+        natter_server::start(config)
+            .await
+            .expect("another instance starts")
     }
 
     pub async fn shutdown(&mut self) {
@@ -100,6 +141,57 @@ impl Harness {
                 base: self.base.clone(),
                 token: Some(r.body["token"].as_str().expect("token").to_string()),
             },
+        }
+    }
+}
+
+/// Where a test server keeps media when `NATTER_TEST_MEDIA_URL` (e.g.
+/// `s3://natter-test/run-1`, with the `AWS_*` variables `tests/services/s3.sh` prints) is
+/// set: under a fresh prefix of it per harness, so that the whole suite runs against object
+/// storage too. Unset: the local directories in the data directory.
+fn media_from_env() -> Option<String> {
+    let url = std::env::var("NATTER_TEST_MEDIA_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    Some(format!("{}/{}", url.trim_end_matches('/'), Uuid::new_v4()))
+}
+
+/// The PostgreSQL database a test server runs on when `NATTER_TEST_DATABASE_URL` (an admin
+/// URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) is set: a fresh one per harness,
+/// kept across restarts, dropped with the harness. Unset: the server uses SQLite.
+pub struct TestDatabase {
+    admin: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn from_env() -> Option<Self> {
+        let admin = std::env::var("NATTER_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let url = natter_server::store::postgres::scratch_database(&admin)
+            .await
+            .expect("a scratch database on NATTER_TEST_DATABASE_URL");
+        Some(Self { admin, url })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, url) = (self.admin.clone(), self.url.clone());
+        // Drop may run inside the test's runtime, which cannot be blocked on: a thread of
+        // its own with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(natter_server::store::postgres::drop_scratch_database(
+                    &admin, &url,
+                ))
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("leaving the scratch database behind: {e:#}");
         }
     }
 }

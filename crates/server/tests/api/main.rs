@@ -4,10 +4,13 @@ mod harness;
 
 mod accounts;
 mod album;
+mod cluster;
 mod conversations;
+mod instances;
 mod lifecycle;
 mod live;
 mod messages;
+mod ops;
 mod rules;
 mod safety;
 mod voice;
