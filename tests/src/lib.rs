@@ -4,6 +4,7 @@
 //! Tests read like a conversation: `let alice = h.alice().await; let bob = h.bob().await;
 //! send_recv(&alice, &bob, "hi").await;`.
 
+pub mod cluster;
 pub mod proxy;
 
 use std::future::Future;
@@ -20,11 +21,14 @@ use uuid::Uuid;
 pub const PATIENCE: Duration = Duration::from_secs(15);
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A real Natter server on 127.0.0.1 with its SQLite file in a temp directory.
+/// A real Natter server on 127.0.0.1 with its SQLite file in a temp directory, or its own
+/// PostgreSQL database when `NATTER_TEST_DATABASE_URL` is set (see [`TestDatabase`]).
 pub struct TestServer {
     data: TempDir,
     addr: SocketAddr,
     running: Option<RunningServer>,
+    /// Last, so that it is dropped after the server.
+    database: Option<TestDatabase>,
 }
 
 impl TestServer {
@@ -36,6 +40,8 @@ impl TestServer {
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig::new(data.path(), "127.0.0.1:0".parse().expect("addr"));
+        let database = TestDatabase::from_env().await;
+        config.database = database.as_ref().map(|d| d.url.clone());
         configure(&mut config);
         let running = natter_server::start(config).await.expect("server starts");
         let addr = running.local_addr();
@@ -43,7 +49,13 @@ impl TestServer {
             data,
             addr,
             running: Some(running),
+            database,
         }
+    }
+
+    /// The server's database URL: `None` for the SQLite file in [`data_dir`](Self::data_dir).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url.as_str())
     }
 
     pub fn url(&self) -> String {
@@ -70,7 +82,9 @@ impl TestServer {
         self.stop().await;
         let mut last = None;
         for _ in 0..50 {
-            match natter_server::start(ServerConfig::new(self.data.path(), self.addr)).await {
+            let mut config = ServerConfig::new(self.data.path(), self.addr);
+            config.database = self.database_url().map(str::to_owned);
+            match natter_server::start(config).await {
                 Ok(s) => {
                     self.running = Some(s);
                     return;
@@ -80,6 +94,46 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("server did not restart: {last:?}");
+    }
+}
+
+/// The PostgreSQL database a test server runs on when `NATTER_TEST_DATABASE_URL` (an admin
+/// URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) is set: a fresh one per server,
+/// kept across restarts, dropped with the server. Unset: the server uses SQLite.
+pub struct TestDatabase {
+    admin: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn from_env() -> Option<Self> {
+        let admin = std::env::var("NATTER_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let url = natter_server::store::postgres::scratch_database(&admin)
+            .await
+            .expect("a scratch database on NATTER_TEST_DATABASE_URL");
+        Some(Self { admin, url })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, url) = (self.admin.clone(), self.url.clone());
+        // Drop may run inside the test's runtime, which cannot be blocked on: a thread of
+        // its own with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(natter_server::store::postgres::drop_scratch_database(
+                    &admin, &url,
+                ))
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("leaving the scratch database behind: {e:#}");
+        }
     }
 }
 
