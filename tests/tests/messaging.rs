@@ -146,3 +146,30 @@ async fn typing_shows_on_the_other_side() {
     };
     assert_eq!(typed, ("alice".to_string(), conv));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_with_a_nul_character_is_refused_before_the_outbox() {
+    let h = Harness::new().await;
+    let alice = h.alice().await;
+    let bob = h.bob().await;
+    let conv = alice.chat_with(&bob).await;
+
+    let refused = alice
+        .client
+        .send_text(conv, "before\0after")
+        .await
+        .expect_err("U+0000 is refused on the device");
+    assert_eq!(
+        refused.code(),
+        natter_core::protocol::ErrorCode::InvalidText
+    );
+    assert!(
+        alice.texts(conv).await.is_empty(),
+        "nothing shown as sending"
+    );
+    assert_eq!(alice.client.cache().outbox_len().await.unwrap(), 0);
+
+    // The conversation carries on; bob never saw the refused one.
+    send_recv(&alice, &bob, "before after").await;
+    assert_eq!(bob.texts(conv).await, ["before after"]);
+}

@@ -2,7 +2,7 @@
 //! reporting, the nudity filter setting, and the on-device classifier every photo goes
 //! through before it is staged. The server applies the same rules and is the authority.
 
-use natter_protocol::{ApiError, ErrorCode, ReportRequest, UserSummary};
+use natter_protocol::{validate, ApiError, ReportRequest, UserSummary};
 use uuid::Uuid;
 
 use crate::client::Client;
@@ -122,11 +122,7 @@ impl Client {
         reason: &str,
     ) -> Result<()> {
         let (token, _) = self.auth()?;
-        if reason.trim().is_empty() {
-            return Err(
-                ApiError::new(ErrorCode::InvalidReport, "say why you are reporting").into(),
-            );
-        }
+        let reason = validate::report_reason(reason)?;
         self.api()
             .report(
                 &token,
@@ -134,7 +130,7 @@ impl Client {
                     username: username.trim().to_lowercase(),
                     conversation_id: conversation,
                     message_ids,
-                    reason: reason.trim().to_string(),
+                    reason,
                 },
             )
             .await

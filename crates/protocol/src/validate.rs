@@ -66,7 +66,19 @@ pub fn age_on(birthdate: NaiveDate, today: NaiveDate) -> u32 {
     age.max(0) as u32
 }
 
-/// Message text: 1–4,000 characters, not only whitespace.
+/// Refuses U+0000 in free text that is stored: PostgreSQL's `text` cannot hold it (SQLite's
+/// can), so both stores refuse it alike, with `code`, before anything is written.
+fn no_nul(raw: &str, code: ErrorCode, what: &str) -> Result<(), ApiError> {
+    if raw.contains('\0') {
+        return Err(ApiError::new(
+            code,
+            format!("{what} may not contain the NUL character (U+0000)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Message text: 1–4,000 characters, not only whitespace, no U+0000.
 pub fn text(raw: &str) -> Result<(), ApiError> {
     if raw.trim().is_empty() {
         return Err(ApiError::new(ErrorCode::InvalidText, "message is empty"));
@@ -78,7 +90,7 @@ pub fn text(raw: &str) -> Result<(), ApiError> {
             format!("message is {n} characters; the limit is {TEXT_MAX_CHARS}"),
         ));
     }
-    Ok(())
+    no_nul(raw, ErrorCode::InvalidText, "a message")
 }
 
 /// What a message carries: text, or a voice note with no text and a well-formed waveform.
@@ -110,7 +122,7 @@ pub fn message_content(
 
 /// An album: 1 to [`ALBUM_MAX_ITEMS`] photos and videos, each with its own thumbnail and a
 /// well-formed blurhash, no file used twice, and a caption of at most [`CAPTION_MAX_CHARS`]
-/// characters (may be empty).
+/// characters (may be empty, no U+0000).
 pub fn album(caption: &str, media: &[crate::MediaAttachment]) -> Result<(), ApiError> {
     use crate::limits::{ALBUM_MAX_ITEMS, CAPTION_MAX_CHARS};
     if media.len() > ALBUM_MAX_ITEMS {
@@ -128,6 +140,7 @@ pub fn album(caption: &str, media: &[crate::MediaAttachment]) -> Result<(), ApiE
             format!("a caption can be at most {CAPTION_MAX_CHARS} characters"),
         ));
     }
+    no_nul(caption, ErrorCode::InvalidText, "a caption")?;
     let mut seen = std::collections::HashSet::new();
     for item in media {
         if item.media_id == item.thumbnail_id
@@ -179,7 +192,7 @@ pub fn waveform(bars: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Group names: 1–64 characters, not only whitespace.
+/// Group names: 1–64 characters, not only whitespace, no U+0000. Returns the name trimmed.
 pub fn group_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > GROUP_NAME_MAX {
@@ -188,7 +201,22 @@ pub fn group_name(raw: &str) -> Result<String, ApiError> {
             format!("group name must be 1–{GROUP_NAME_MAX} characters"),
         ));
     }
+    no_nul(name, ErrorCode::InvalidGroupName, "a group name")?;
     Ok(name.to_string())
+}
+
+/// Why someone is reported: 1–1,000 characters, not only whitespace, no U+0000. Returns the
+/// reason trimmed.
+pub fn report_reason(raw: &str) -> Result<String, ApiError> {
+    let reason = raw.trim();
+    if reason.is_empty() || reason.chars().count() > REPORT_REASON_MAX {
+        return Err(ApiError::new(
+            ErrorCode::InvalidReport,
+            format!("say why in 1 to {REPORT_REASON_MAX} characters"),
+        ));
+    }
+    no_nul(reason, ErrorCode::InvalidReport, "a report's reason")?;
+    Ok(reason.to_string())
 }
 
 /// Client message ids must be UUID v7 (time-ordered, so ids sort by creation).
@@ -331,6 +359,65 @@ mod tests {
             ErrorCode::InvalidText
         );
         assert_eq!(text(" \n\t").unwrap_err().code, ErrorCode::InvalidText);
+    }
+
+    #[test]
+    fn stored_free_text_refuses_nul_everywhere() {
+        // PostgreSQL cannot store U+0000; SQLite could, so the rule is here, for both.
+        for bad in [
+            "\0",
+            "hi\0",
+            "\0hi",
+            "a\0b",
+            &format!("{}\0", "é".repeat(100)),
+        ] {
+            let e = text(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidText, "{bad:?}");
+            assert!(e.message.contains("U+0000"), "{}", e.message);
+            assert_eq!(
+                message_content(bad, None, &[]).unwrap_err().code,
+                ErrorCode::InvalidText,
+                "{bad:?}"
+            );
+            assert_eq!(
+                album(bad, &[item(1)]).unwrap_err().code,
+                ErrorCode::InvalidText,
+                "caption {bad:?}"
+            );
+            assert_eq!(
+                group_name(bad).unwrap_err().code,
+                ErrorCode::InvalidGroupName,
+                "{bad:?}"
+            );
+            assert_eq!(
+                report_reason(bad).unwrap_err().code,
+                ErrorCode::InvalidReport,
+                "{bad:?}"
+            );
+            let name = format!("alice{bad}");
+            assert_eq!(
+                username(&name).unwrap_err().code,
+                ErrorCode::InvalidUsername,
+                "{name:?}"
+            );
+        }
+        // Other control characters are text like any other.
+        assert!(text("tab\there").is_ok());
+        assert!(album("a\u{1}b", &[item(1)]).is_ok());
+        assert_eq!(group_name(" friends ").unwrap(), "friends");
+    }
+
+    #[test]
+    fn report_reasons_are_trimmed_and_bounded() {
+        assert_eq!(report_reason("  spam \n").unwrap(), "spam");
+        assert!(report_reason(&"é".repeat(REPORT_REASON_MAX)).is_ok());
+        for bad in [" \n ", &"a".repeat(REPORT_REASON_MAX + 1)] {
+            assert_eq!(
+                report_reason(bad).unwrap_err().code,
+                ErrorCode::InvalidReport,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 mod nats;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use natter_protocol::ServerEvent;
@@ -18,7 +18,11 @@ use uuid::Uuid;
 
 pub use nats::NatsBus;
 
-/// Events a slow subscriber may fall behind by before it is told it lagged.
+/// Events a slow subscriber may fall behind by before it is told it lagged (and its socket is
+/// closed so that the client resyncs). A user's channel holds this many slots from their first
+/// feed on, whether used or not; each slot is an `Arc` (tens of bytes), so 256 costs a few KiB
+/// per connected user, while a burst of 256 events to one person before their socket takes
+/// any is far beyond any real conversation pace.
 const CHANNEL_CAPACITY: usize = 256;
 
 /// Opens the bus a URL names: `None` for this process only, `nats://HOST:PORT` for NATS.
@@ -48,9 +52,10 @@ pub trait Bus: Send + Sync {
     fn revocations(&self) -> broadcast::Receiver<[u8; 32]>;
 }
 
-/// A user's live event feed.
+/// A user's live event feed. Events are shared (`Arc`): one copy per publish, whatever the
+/// number of recipients, and a channel slot is a pointer rather than a whole event.
 pub struct Subscription {
-    events: broadcast::Receiver<ServerEvent>,
+    events: broadcast::Receiver<Arc<ServerEvent>>,
     /// Bumped when events may have been lost on the way between instances.
     resync: Option<watch::Receiver<u64>>,
     /// Keeps the user's interest registered with the bus while the feed is open.
@@ -58,7 +63,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    fn local(events: broadcast::Receiver<ServerEvent>) -> Self {
+    fn local(events: broadcast::Receiver<Arc<ServerEvent>>) -> Self {
         Self {
             events,
             resync: None,
@@ -68,7 +73,7 @@ impl Subscription {
 
     /// The next event. `Lagged` means events were dropped and the client must resync;
     /// `Closed` that the bus is gone.
-    pub async fn recv(&mut self) -> Result<ServerEvent, RecvError> {
+    pub async fn recv(&mut self) -> Result<Arc<ServerEvent>, RecvError> {
         let Some(resync) = self.resync.as_mut() else {
             return self.events.recv().await;
         };
@@ -84,7 +89,7 @@ impl Subscription {
 }
 
 pub struct LocalBus {
-    channels: Mutex<HashMap<Uuid, broadcast::Sender<ServerEvent>>>,
+    channels: Mutex<HashMap<Uuid, broadcast::Sender<Arc<ServerEvent>>>>,
     revoked: broadcast::Sender<[u8; 32]>,
 }
 
@@ -102,14 +107,16 @@ impl LocalBus {
         Self::default()
     }
 
-    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, broadcast::Sender<ServerEvent>>> {
+    fn channels(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, broadcast::Sender<Arc<ServerEvent>>>> {
         // A panic while holding this lock cannot leave the map inconsistent.
         self.channels
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn deliver(&self, user_ids: &[Uuid], event: &ServerEvent) {
+    fn deliver(&self, user_ids: &[Uuid], event: &Arc<ServerEvent>) {
         let mut channels = self.channels();
         for user_id in user_ids {
             if let Some(tx) = channels.get(user_id) {
@@ -121,7 +128,7 @@ impl LocalBus {
         }
     }
 
-    fn receiver(&self, user_id: Uuid) -> broadcast::Receiver<ServerEvent> {
+    fn receiver(&self, user_id: Uuid) -> broadcast::Receiver<Arc<ServerEvent>> {
         self.channels()
             .entry(user_id)
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
@@ -132,7 +139,7 @@ impl LocalBus {
 #[async_trait]
 impl Bus for LocalBus {
     async fn publish(&self, user_ids: &[Uuid], event: ServerEvent) {
-        self.deliver(user_ids, &event);
+        self.deliver(user_ids, &Arc::new(event));
     }
 
     async fn subscribe(&self, user_id: Uuid) -> Subscription {
@@ -174,7 +181,7 @@ mod tests {
         let mut rx_a = bus.subscribe(a).await;
         let mut rx_b = bus.subscribe(b).await;
         bus.publish(&[a], event(1)).await;
-        assert_eq!(rx_a.recv().await.ok(), Some(event(1)));
+        assert_eq!(rx_a.recv().await.ok().as_deref(), Some(&event(1)));
         assert!(rx_b.events.try_recv().is_err());
     }
 

@@ -34,9 +34,9 @@ const SUBSCRIBE_CONFIRM: Duration = Duration::from_secs(2);
 
 /// What travels on a user's subject: the event and the instance that published it.
 #[derive(Serialize, Deserialize)]
-struct Envelope {
+struct Envelope<E = ServerEvent> {
     origin: Uuid,
-    event: ServerEvent,
+    event: E,
 }
 
 pub struct NatsBus {
@@ -191,7 +191,7 @@ async fn forward(
     while let Some(message) = subscriber.next().await {
         match serde_json::from_slice::<Envelope>(&message.payload) {
             Ok(envelope) if envelope.origin == origin => {}
-            Ok(envelope) => local.deliver(&[user_id], &envelope.event),
+            Ok(envelope) => local.deliver(&[user_id], &Arc::new(envelope.event)),
             Err(e) => tracing::warn!(%user_id, error = %e, "malformed bus event dropped"),
         }
     }
@@ -220,10 +220,11 @@ impl Drop for Feed {
 #[async_trait]
 impl Bus for NatsBus {
     async fn publish(&self, user_ids: &[Uuid], event: ServerEvent) {
+        let event = Arc::new(event);
         self.local.deliver(user_ids, &event);
         let payload = match serde_json::to_vec(&Envelope {
             origin: self.origin,
-            event,
+            event: &*event,
         }) {
             Ok(p) => axum::body::Bytes::from(p),
             Err(e) => {

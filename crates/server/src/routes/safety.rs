@@ -8,9 +8,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use natter_protocol::limits::{
-    MESSAGES_PER_MINUTE, NEW_CONVERSATIONS_PER_DAY, REPORT_MAX_MESSAGES, REPORT_REASON_MAX,
+    MESSAGES_PER_MINUTE, NEW_CONVERSATIONS_PER_DAY, REPORT_MAX_MESSAGES,
 };
 use natter_protocol::policy::{self, AgeBand};
+use natter_protocol::validate;
 use natter_protocol::{
     Account, ApiError, BlockRequest, Conversation, ErrorCode, SettingsRequest, UserSummary,
 };
@@ -318,13 +319,7 @@ pub async fn report(
     user: AuthUser,
     Json(req): Json<ReportRequest>,
 ) -> Result<StatusCode> {
-    let reason = req.reason.trim();
-    if reason.is_empty() || reason.chars().count() > REPORT_REASON_MAX {
-        return Err(Error::api(
-            ErrorCode::InvalidReport,
-            format!("say why in 1 to {REPORT_REASON_MAX} characters"),
-        ));
-    }
+    let reason = validate::report_reason(&req.reason)?;
     if req.message_ids.len() > REPORT_MAX_MESSAGES {
         return Err(Error::api(
             ErrorCode::InvalidReport,
@@ -373,7 +368,7 @@ pub async fn report(
             reporter_id: user.id,
             reported_id: reported.id,
             conversation_id,
-            reason: reason.to_owned(),
+            reason,
             messages,
             created_at: now_ms(),
         })

@@ -27,6 +27,17 @@ const CLOSE_TRY_AGAIN: u16 = 1013;
 /// Close code "policy violation": the session was logged out.
 const CLOSE_SESSION_ENDED: u16 = 1008;
 
+// What a client sends on the feed is tiny: `typing` frames (~70 bytes of JSON), pings and
+// pongs (at most 125 bytes), a close. The read buffer is allocated per socket and zero-filled
+// up to its capacity on every read attempt, so the library's 128 KiB default costs memory
+// with every connection and CPU with every event sent (each wakes the read side); a frame
+// larger than the buffer still fits, the buffer grows for it.
+/// Read buffer of a feed socket: room for dozens of client frames.
+const FEED_READ_BUFFER: usize = 1024;
+/// Largest message (and frame) a client may send on the feed, with ample room for new kinds
+/// of small frames; anything bigger ends the connection (and never reaches memory).
+pub const FEED_MAX_CLIENT_MESSAGE: usize = 4096;
+
 /// Open the event feed. Each `ServerEvent` arrives as one JSON text frame; the client may
 /// send `ClientFrame`s. Browsers must come from an allowed origin.
 #[utoipa::path(
@@ -67,6 +78,12 @@ pub async fn ws(
     let events = state.bus.subscribe(user.id).await;
     let revoked = state.bus.revocations();
     let tasks = state.tasks.clone();
+    let upgrade = upgrade
+        .read_buffer_size(FEED_READ_BUFFER)
+        // Each event is written and flushed at once; nothing is gained by coalescing.
+        .write_buffer_size(0)
+        .max_message_size(FEED_MAX_CLIENT_MESSAGE)
+        .max_frame_size(FEED_MAX_CLIENT_MESSAGE);
     Ok(upgrade.on_upgrade(move |socket| {
         tasks.track_future(run(
             socket,
@@ -107,11 +124,11 @@ async fn run(
             },
             event = events.recv() => match event {
                 Ok(event) => {
-                    let sent_at = match &event {
+                    let sent_at = match &*event {
                         ServerEvent::Message { message } => Some(message.sent_at),
                         _ => None,
                     };
-                    let text = match serde_json::to_string(&event) {
+                    let text = match serde_json::to_string(&*event) {
                         Ok(t) => t,
                         Err(e) => {
                             tracing::error!(error = %e, "serialising event");

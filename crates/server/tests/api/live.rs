@@ -92,6 +92,48 @@ async fn typing_in_a_foreign_conversation_goes_nowhere() {
 }
 
 #[tokio::test]
+async fn the_feed_takes_client_frames_up_to_its_limit_and_drops_a_socket_past_it() {
+    use natter_server::routes::ws::FEED_MAX_CLIENT_MESSAGE;
+    let h = Harness::new().await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let conv = alice.direct_with(&bob).await;
+    let mut alice_ws = alice.ws().await;
+    let mut bob_ws = bob.ws().await;
+    // A typing frame padded with trailing whitespace (still valid JSON) to `len` bytes.
+    let typing = json!({"type": "typing", "conversation_id": conv.id}).to_string();
+    let padded = |len: usize| format!("{typing:<len$}");
+
+    bob_ws.send_text(&padded(FEED_MAX_CLIENT_MESSAGE)).await;
+    assert_eq!(
+        alice_ws.next_event().await,
+        ServerEvent::Typing {
+            conversation_id: conv.id,
+            user_id: bob.id,
+            username: "bob".into()
+        },
+        "a frame of exactly the limit is read"
+    );
+
+    bob_ws.send_text(&padded(FEED_MAX_CLIENT_MESSAGE + 1)).await;
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match bob_ws.stream.next().await {
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the server ends the connection in time");
+    assert!(
+        matches!(end, None | Some(Err(_)) | Some(Ok(WsMessage::Close(_)))),
+        "expected the socket to end, got {end:?}"
+    );
+    alice_ws.assert_quiet(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
 async fn group_members_hear_about_new_members() {
     let h = Harness::new().await;
     let alice = h.user("alice").await;

@@ -84,6 +84,38 @@ async fn bad_messages_are_rejected_and_store_nothing() {
 }
 
 #[tokio::test]
+async fn a_nul_character_is_refused_alike_on_every_store() {
+    // PostgreSQL cannot store U+0000 and SQLite can: the rule refuses it before either store.
+    let h = Harness::new().await;
+    let (alice, bob, conv) = pair(&h).await;
+    let id = Uuid::now_v7();
+    let refused = alice.try_send(conv.id, id, "before\0after").await;
+    refused.assert_error(422, "invalid_text");
+    assert!(
+        refused.body["message"].as_str().unwrap().contains("U+0000"),
+        "{}",
+        refused.body
+    );
+    assert!(bob.history(conv.id, "").await.is_empty());
+    assert_eq!(bob.conversation(conv.id).await.last_seq, 0);
+    // Nothing was kept under that id: it is free for the message without the NUL.
+    let sent = alice.try_send(conv.id, id, "before after").await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    assert_eq!(sent.json::<Message>().seq, 1);
+
+    // Nor can a group be named with one.
+    let r = alice
+        .post(
+            "/v1/conversations/group",
+            json!({"name": "nul\0group", "members": [bob.name]}),
+        )
+        .await;
+    r.assert_error(422, "invalid_group_name");
+    let listed: Vec<Conversation> = bob.get("/v1/conversations").await.json();
+    assert_eq!(listed.len(), 1, "only the direct conversation");
+}
+
+#[tokio::test]
 async fn concurrent_identical_resends_store_one_message() {
     let h = Harness::new().await;
     let (alice, _bob, conv) = pair(&h).await;

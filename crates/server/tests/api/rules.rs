@@ -169,6 +169,10 @@ async fn a_report_copies_the_chosen_messages_into_the_moderation_queue() {
     report(vec![first.id, elsewhere.id], "spam")
         .await
         .assert_error(422, "invalid_report");
+    // U+0000, which PostgreSQL cannot store, is refused on every store alike
+    report(vec![first.id], "spam\0")
+        .await
+        .assert_error(422, "invalid_report");
     // someone outside the conversation cannot report its messages
     h.user("mallory")
         .await
