@@ -146,3 +146,51 @@ async fn a_message_deleted_before_it_went_out_never_arrives() {
     let sent = alice.messages(conv).await.pop().unwrap();
     assert!(alice.client.discard(sent.id).await.is_err());
 }
+
+/// A packaged app asks for its server once: a profile without one says so, refuses an address
+/// where no Natter server answers (and keeps asking), and remembers the one chosen across
+/// restarts and signing out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chosen_server_is_checked_and_remembered_across_restarts_and_sign_out() {
+    let h = Harness::new().await;
+    let profile = h.profile("tester");
+    let fresh = natter_core::Client::open(&profile, None).await.unwrap();
+    assert!(!fresh.server_chosen(), "a new profile has no server yet");
+
+    // Nothing listens on port 1 of loopback: refused with a message naming the address.
+    let err = fresh.choose_server("http://127.0.0.1:1").await.unwrap_err();
+    assert!(
+        err.to_string().contains("http://127.0.0.1:1"),
+        "the error names the address: {err}"
+    );
+    assert!(!fresh.server_chosen());
+    let err = fresh.choose_server("ftp://example.org").await.unwrap_err();
+    assert!(err.to_string().contains("http"), "{err}");
+
+    fresh.choose_server(&h.server.url()).await.unwrap();
+    assert!(fresh.server_chosen());
+    assert_eq!(fresh.server_url(), h.server.url().trim_end_matches('/'));
+    fresh.cache().close().await;
+    drop(fresh);
+
+    // After a restart: the same server, without asking again; signing up there works.
+    let again = natter_core::Client::open(&profile, None).await.unwrap();
+    assert!(again.server_chosen());
+    assert_eq!(again.server_url(), h.server.url().trim_end_matches('/'));
+    again
+        .signup(
+            "tester",
+            "correct horse battery",
+            "1990-05-17".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    again.logout().await.unwrap();
+    again.cache().close().await;
+    drop(again);
+
+    // Signed out and restarted: still that server.
+    let after = natter_core::Client::open(&profile, None).await.unwrap();
+    assert!(after.server_chosen());
+    assert_eq!(after.server_url(), h.server.url().trim_end_matches('/'));
+}

@@ -120,6 +120,14 @@ impl Api {
         Ok(self.request(method, path, token)?.json(body))
     }
 
+    /// Whether a Natter server answers at this address (its `/healthz`), within 5 s.
+    pub(crate) async fn health(&self) -> Result<()> {
+        let req = self
+            .request(Method::GET, "/healthz", None)?
+            .timeout(Duration::from_secs(5));
+        Self::send_empty(req).await
+    }
+
     pub(crate) async fn signup(&self, req: &SignupRequest) -> Result<Account> {
         Self::send(self.json(Method::POST, "/v1/signup", None, req)?).await
     }

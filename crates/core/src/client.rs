@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     server: RwLock<Url>,
     api: RwLock<Api>,
     session: RwLock<Option<Session>>,
+    /// Whether a server was chosen (given at start, chosen before, or signed in to): a
+    /// packaged app asks at first start instead of guessing.
+    server_chosen: std::sync::atomic::AtomicBool,
     pub(crate) events: broadcast::Sender<CoreEvent>,
     pub(crate) outbox_wake: Notify,
     /// Wakes the upload worker (an album was queued, or the connection came back).
@@ -78,10 +81,13 @@ impl Client {
         })?;
         let cache = Cache::open(&profile.join("natter.db")).await?;
         let session = cache.session().await?;
-        let server = match (server, &session) {
-            (Some(s), _) => parse_url(s)?,
-            (None, Some(sess)) => parse_url(&sess.server_url)?,
-            (None, None) => parse_url(DEFAULT_SERVER_URL)?,
+        let remembered = cache.setting(crate::cache::SERVER_URL).await?;
+        let chosen = server.is_some() || session.is_some() || remembered.is_some();
+        let server = match (server, &session, remembered) {
+            (Some(s), _, _) => parse_url(s)?,
+            (None, Some(sess), _) => parse_url(&sess.server_url)?,
+            (None, None, Some(url)) => parse_url(&url)?,
+            (None, None, None) => parse_url(DEFAULT_SERVER_URL)?,
         };
         let (events, _) = broadcast::channel(1024);
         Ok(Self {
@@ -91,6 +97,7 @@ impl Client {
                 api: RwLock::new(Api::new(server.clone())?),
                 server: RwLock::new(server),
                 session: RwLock::new(session),
+                server_chosen: chosen.into(),
                 events,
                 outbox_wake: Notify::new(),
                 upload_wake: Notify::new(),
@@ -115,6 +122,37 @@ impl Client {
             .as_str()
             .trim_end_matches('/')
             .to_string()
+    }
+
+    /// Whether this profile has a server yet (see [`Client::choose_server`]).
+    pub fn server_chosen(&self) -> bool {
+        self.inner
+            .server_chosen
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Points the profile at the server the person chose, after checking a Natter server
+    /// answers there, and remembers it (also across signing out).
+    pub async fn choose_server(&self, server: &str) -> Result<()> {
+        let url = parse_url(server)?;
+        let api = Api::new(url.clone())?;
+        if let Err(e) = api.health().await {
+            let shown = url.as_str().trim_end_matches('/');
+            tracing::warn!(server = %shown, error = %e, "chosen server does not answer");
+            return Err(CoreError::Network(format!(
+                "no Natter server answers at {shown}: check the address ({e})"
+            )));
+        }
+        self.inner
+            .cache
+            .set_setting(crate::cache::SERVER_URL, url.as_str().trim_end_matches('/'))
+            .await?;
+        *write(&self.inner.api) = api;
+        *write(&self.inner.server) = url;
+        self.inner
+            .server_chosen
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// Points the profile at another server (before logging in).

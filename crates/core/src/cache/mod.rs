@@ -12,6 +12,8 @@ mod safety;
 mod session;
 mod voice;
 
+pub(crate) use session::SERVER_URL;
+
 use std::path::Path;
 use std::time::Duration;
 

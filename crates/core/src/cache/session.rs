@@ -66,8 +66,24 @@ impl Cache {
         .bind(s.account.nudity_filter_locked)
         .execute(&mut *tx)
         .await?;
+        set_setting(&mut tx, SERVER_URL, &s.server_url).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A setting that outlives sessions (see migration 0006), if set.
+    pub(crate) async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        set_setting(&mut conn, key, value).await
     }
 
     /// Forgets the token; cached messages and the outbox stay for the next log-in.
@@ -77,4 +93,19 @@ impl Cache {
             .await?;
         Ok(())
     }
+}
+
+/// The setting key of the server the person chose.
+pub(crate) const SERVER_URL: &str = "server_url";
+
+async fn set_setting(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
