@@ -36,23 +36,24 @@ pub async fn media_pick(app: tauri::AppHandle) -> Res<Vec<String>> {
             .map(str::to_string)
             .collect());
     }
-    use tauri_plugin_dialog::DialogExt;
+    use tauri_plugin_dialog::{DialogExt, PickerMode};
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()
         .add_filter("Photos and videos", PICK_EXTENSIONS)
+        // Phones: the system's photo and video picker, not a file browser (desktop ignores it).
+        .set_picker_mode(PickerMode::Media)
         .pick_files(move |picked| {
             let _ = tx.send(picked);
         });
     let picked = rx
         .await
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "the file picker went away"))?;
-    Ok(picked
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| p.into_path().ok())
-        .map(|p| p.display().to_string())
-        .collect())
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "the file picker went away"))?
+        .unwrap_or_default();
+    // Android hands over documents that are copied before staging (see crate::platform).
+    tauri::async_runtime::spawn_blocking(move || crate::platform::picked_paths(&app, picked))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("reading picked files: {e}")))
 }
 
 /// Prepares picked or dropped files for an album (in parallel; `staged` events report

@@ -15,6 +15,8 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 use uuid::Uuid;
 
+use crate::platform::AudioUse;
+
 type Res<T> = Result<T, ApiError>;
 
 /// A recorded note waiting to be previewed, sent or discarded.
@@ -104,6 +106,8 @@ pub async fn voice_start(
             "a voice note is already being recorded",
         ));
     }
+    // iOS: a session that may record (see crate::platform); nothing to do elsewhere.
+    crate::platform::audio_session(AudioUse::Recording).map_err(mic)?;
     let config = RecorderConfig::new(drafts_dir(&client, conversation_id));
     let recorder = Recorder::start(config, move |event| {
         let event = match event {
@@ -114,16 +118,25 @@ pub async fn voice_start(
             RecorderEvent::Warning { remaining_ms } => VoiceEvent::Warning {
                 remaining_ms: u32::try_from(remaining_ms).unwrap_or(u32::MAX),
             },
-            RecorderEvent::AutoStopped(draft) => VoiceEvent::AutoStopped {
-                draft: view(conversation_id, &draft),
-            },
-            RecorderEvent::Error(message) => VoiceEvent::Error { message },
+            RecorderEvent::AutoStopped(draft) => {
+                crate::platform::audio_done();
+                VoiceEvent::AutoStopped {
+                    draft: view(conversation_id, &draft),
+                }
+            }
+            RecorderEvent::Error(message) => {
+                crate::platform::audio_done();
+                VoiceEvent::Error { message }
+            }
         };
         if let Err(e) = event.emit(&app) {
             tracing::warn!(error = %e, "could not forward a recorder event");
         }
     })
-    .map_err(mic)?;
+    .map_err(|e| {
+        crate::platform::audio_done();
+        mic(e)
+    })?;
     *current = Some((conversation_id, recorder));
     Ok(())
 }
@@ -159,9 +172,9 @@ pub async fn voice_stop(recording: State<'_, Recording>) -> Res<VoiceDraft> {
     };
     let draft = tauri::async_runtime::spawn_blocking(move || recorder.stop())
         .await
-        .map_err(mic)?
         .map_err(mic)?;
-    Ok(view(conversation_id, &draft))
+    crate::platform::audio_done();
+    Ok(view(conversation_id, &draft.map_err(mic)?))
 }
 
 /// Stops recording and throws the note away.
@@ -173,6 +186,7 @@ pub async fn voice_cancel(recording: State<'_, Recording>) -> Res<()> {
         tauri::async_runtime::spawn_blocking(move || recorder.cancel())
             .await
             .map_err(mic)?;
+        crate::platform::audio_done();
     }
     Ok(())
 }

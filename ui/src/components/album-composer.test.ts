@@ -53,9 +53,14 @@ const api = vi.hoisted(() => {
         ok({ id: 'm1', conversation_id: c, text: caption, mine: true, status: 'sending', media: [] }),
       ),
       turnOffMediaReminder: vi.fn<(c: string) => Promise<unknown>>(() => ok(null)),
+      // What the Rust side says this device is (a phone takes photos with the system camera).
+      platformInfo: vi.fn(async () => platform.info),
     },
   };
 });
+const platform = vi.hoisted(() => ({
+  info: { platform: 'desktop', system_camera_accept: null as string | null, ask_microphone_in_web_view: false },
+}));
 vi.mock('../lib/bindings', () => ({
   commands: api.commands,
   events: {
@@ -82,6 +87,7 @@ vi.mock('@tauri-apps/api/webview', () => ({
 
 const { default: Composer } = await import('./Composer.svelte');
 const { forgetAlbumDrafts, LIMIT_MESSAGE } = await import('../lib/album-draft.svelte');
+const { resetPlatformInfo } = await import('../lib/platform');
 installFakeMedia();
 
 type Props = Partial<{
@@ -258,6 +264,31 @@ describe('attaching photos and videos', () => {
     expect(r.getByRole('status').textContent).toContain('say hello in text first');
     await fireEvent.click(r.getByTestId('camera'));
     expect(r.queryByTestId('camera-sheet')).toBeNull();
+  });
+
+  it('takes photos with the system camera on a phone, and they join the album', async () => {
+    platform.info = { platform: 'ios', system_camera_accept: 'image/*,video/*', ask_microphone_in_web_view: false };
+    resetPlatformInfo();
+    const click = vi.spyOn(HTMLInputElement.prototype, 'click').mockImplementation(function (this: HTMLInputElement) {
+      Object.defineProperty(this, 'files', { value: [new File(['jpeg'], 'IMG_0001.jpg', { type: 'image/jpeg' })] });
+      this.dispatchEvent(new Event('change'));
+    });
+    try {
+      const r = await composer();
+      await vi.waitFor(() => expect(api.commands.platformInfo).toHaveBeenCalled());
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await fireEvent.click(r.getByTestId('camera'));
+      expect(r.queryByTestId('camera-sheet')).toBeNull();
+      expect((click.mock.contexts[0] as HTMLInputElement).accept).toBe('image/*,video/*');
+      await vi.waitFor(() =>
+        expect(api.commands.mediaStageBytes).toHaveBeenCalledWith('c', 'IMG_0001.jpg', btoa('jpeg'), expect.any(Boolean)),
+      );
+      await vi.waitFor(() => expect(r.getAllByTestId('tray-item')).toHaveLength(1));
+    } finally {
+      click.mockRestore();
+      platform.info = { platform: 'desktop', system_camera_accept: null, ask_microphone_in_web_view: false };
+      resetPlatformInfo();
+    }
   });
 
   it('says plainly when there is no camera', async () => {

@@ -8,6 +8,7 @@ import { CAPTION_MAX_CHARS } from './album-draft.svelte';
 import type { MessageView, PhotoEdits, VideoEdits } from './bindings';
 import { onFileDrop, pastedFiles, pickMedia } from './files';
 import { blobToBase64, describeItems } from './media';
+import { platformInfo, takeWithSystemCamera } from './platform';
 
 export type AlbumComposerHooks = {
   /** Why media cannot go out in this chat yet (the core's safety rule), or null. */
@@ -26,10 +27,14 @@ export class AlbumComposer {
   /** Files are being dragged over the window. */
   dropping = $state(false);
   readonly #hooks: AlbumComposerHooks;
+  /** On a phone, what the system camera is asked for (null: the in-app camera sheet). */
+  #systemCamera: string | null = null;
 
   constructor(album: AlbumDraft, hooks: AlbumComposerHooks) {
     this.album = album;
     this.#hooks = hooks;
+    // Known before the camera button is pressed: a file input opens only within the tap.
+    void platformInfo().then((p) => (this.#systemCamera = p.system_camera_accept));
   }
 
   get captionLength(): number {
@@ -90,7 +95,14 @@ export class AlbumComposer {
   openCamera() {
     if (this.#blocked()) return;
     this.#hooks.say('');
-    this.camera = true;
+    const accept = this.#systemCamera;
+    if (accept === null) {
+      this.camera = true;
+      return;
+    }
+    takeWithSystemCamera(accept)
+      .then((files) => Promise.all(files.map((f) => this.addBlob(f.name, f))))
+      .catch((e) => this.#hooks.say(`The camera could not open: ${messageOf(e)}`));
   }
 
   /** An image pasted into the composer joins the album; text pastes as usual. */

@@ -2,6 +2,7 @@
 // events. No audio passes through here, only levels, times and the finished draft.
 import { CommandError, commands, messageOf, onVoiceEvent, unwrap } from './api';
 import { VOICE_MAX_MS, type ApiError, type MessageView, type VoiceDraft, type VoiceEvent } from './bindings';
+import { askMicrophone } from './platform';
 import { draftTrack, player } from './player.svelte';
 
 export type Phase = 'idle' | 'starting' | 'recording' | 'paused' | 'stopping' | 'preview' | 'sending';
@@ -109,6 +110,7 @@ export class Recorder {
     this.#reset();
     this.phase = 'starting';
     try {
+      await askMicrophone();
       await unwrap(commands.voiceStart(this.conversationId));
     } catch (e) {
       if (this.phase === 'starting') this.phase = 'idle';
