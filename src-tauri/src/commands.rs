@@ -39,6 +39,20 @@ pub async fn server_url(client: State<'_, Client>) -> Res<String> {
     Ok(client.server_url())
 }
 
+/// Whether this profile has a server yet: a packaged app asks at first start.
+#[tauri::command]
+#[specta::specta]
+pub async fn server_chosen(client: State<'_, Client>) -> Res<bool> {
+    Ok(client.server_chosen())
+}
+
+/// Checks that a Natter server answers at `server_url` and remembers it for this profile.
+#[tauri::command]
+#[specta::specta]
+pub async fn choose_server(client: State<'_, Client>, server_url: String) -> Res<()> {
+    client.choose_server(&server_url).await.map_err(api)
+}
+
 /// The live connection's state now (later changes arrive as events).
 #[tauri::command]
 #[specta::specta]

@@ -4,8 +4,10 @@
 
 mod album;
 mod commands;
+mod platform;
 mod recording;
 mod safety;
+mod updates;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::session,
             commands::dm_blocked,
             commands::server_url,
+            commands::server_chosen,
+            commands::choose_server,
             commands::connection,
             commands::signup,
             commands::login,
@@ -73,8 +77,16 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             safety::blocked_users,
             safety::report_user,
             safety::set_nudity_filter,
+            platform::platform_info,
+            updates::update_check,
+            updates::update_install,
+            updates::update_restart,
         ])
-        .events(collect_events![NatterEvent, recording::VoiceEvent])
+        .events(collect_events![
+            NatterEvent,
+            recording::VoiceEvent,
+            updates::UpdateProgress
+        ])
         .constant(
             "TEXT_MAX_CHARS",
             natter_core::protocol::limits::TEXT_MAX_CHARS,
@@ -173,12 +185,14 @@ pub(crate) fn window_title(client: &Client) -> String {
 pub fn run() {
     let builder = specta_builder();
     let args = parse_args();
-    let result = tauri::Builder::default()
+    let result = platform::with_plugins(tauri::Builder::default())
         .plugin(tauri_plugin_dialog::init())
         .register_asynchronous_uri_scheme_protocol("natter-media", album::handle)
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            updates::register(app.handle())?;
+            app.manage(updates::Pending::default());
             let profile = match &args.profile {
                 Some(p) => p.clone(),
                 None => app.path().app_data_dir()?.join("profile"),

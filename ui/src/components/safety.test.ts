@@ -22,12 +22,17 @@ const api = vi.hoisted(() => {
       blockedUsers: vi.fn<() => Promise<unknown>>(() => ok([])),
       reportUser: vi.fn<(u: string, c: string | null, ids: string[], reason: string) => Promise<unknown>>(() => ok(null)),
       setNudityFilter: vi.fn<(on: boolean) => Promise<unknown>>(),
+      updateCheck: vi.fn(() => ok({ state: 'not_configured' })),
     },
   };
 });
 vi.mock('../lib/bindings', () => ({
   commands: api.commands,
-  events: { natterEvent: { listen: async () => () => {} }, voiceEvent: { listen: async () => () => {} } },
+  events: {
+    natterEvent: { listen: async () => () => {} },
+    voiceEvent: { listen: async () => () => {} },
+    updateProgress: { listen: async () => () => {} },
+  },
   TEXT_MAX_CHARS: 4000,
   VOICE_MAX_MS: 60000,
   GROUP_MAX_MEMBERS: 32,

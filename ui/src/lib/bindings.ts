@@ -12,6 +12,10 @@ export const commands = {
 	dmBlocked: () => typedError<ApiError | null, ApiError>(__TAURI_INVOKE("dm_blocked")),
 	/**  The server this profile talks to. */
 	serverUrl: () => typedError<string, ApiError>(__TAURI_INVOKE("server_url")),
+	/**  Whether this profile has a server yet: a packaged app asks at first start. */
+	serverChosen: () => typedError<boolean, ApiError>(__TAURI_INVOKE("server_chosen")),
+	/**  Checks that a Natter server answers at `server_url` and remembers it for this profile. */
+	chooseServer: (serverUrl: string) => typedError<null, ApiError>(__TAURI_INVOKE("choose_server", { serverUrl })),
 	/**  The live connection's state now (later changes arrive as events). */
 	connection: () => typedError<ConnectionState, ApiError>(__TAURI_INVOKE("connection")),
 	/**  Creates an account (birthdate as `YYYY-MM-DD`), signs in and goes live. */
@@ -118,11 +122,24 @@ export const commands = {
 	reportUser: (username: string, conversationId: string | null, messageIds: string[], reason: string) => typedError<null, ApiError>(__TAURI_INVOKE("report_user", { username, conversationId, messageIds, reason })),
 	/**  Switches the nudity filter (always on under 18). */
 	setNudityFilter: (on: boolean) => typedError<Account, ApiError>(__TAURI_INVOKE("set_nudity_filter", { on })),
+	/**  What this device is and what the page does differently on it. */
+	platformInfo: () => __TAURI_INVOKE<PlatformInfo>("platform_info"),
+	/**  Asks the update address whether a newer release exists. */
+	updateCheck: () => typedError<UpdateCheck, ApiError>(__TAURI_INVOKE("update_check")),
+	/**
+	 *  Downloads the release found by [`update_check`], checks its signature against this
+	 *  build's key and installs it (the package manager asks for the administrator's password
+	 *  for system packages). Natter then needs a restart ([`update_restart`]).
+	 */
+	updateInstall: () => typedError<null, ApiError>(__TAURI_INVOKE("update_install")),
+	/**  Restarts Natter (after an update was installed). */
+	updateRestart: () => __TAURI_INVOKE<void>("update_restart"),
 };
 
 /** Events */
 export const events = {
 	natterEvent: makeEvent<NatterEvent, NatterEvent>("natter-event"),
+	updateProgress: makeEvent<UpdateProgress, UpdateProgress>("update-progress"),
 	voiceEvent: makeEvent<VoiceEvent, VoiceEvent>("voice-event"),
 };
 
@@ -465,6 +482,29 @@ export type PhotoEdits = {
 	texts: TextOverlay[],
 };
 
+/**  The kind of device this build runs on. */
+export type Platform = "desktop" | "android" | "ios";
+
+/**  What the page does differently on this device (decided here, so the UI only follows). */
+export type PlatformInfo = {
+	platform: Platform,
+	/**
+	 *  Where set, the camera button opens the system's own camera screen (a file input with
+	 *  `capture` accepting these types, which the phones' web views hand to the camera)
+	 *  instead of the in-app camera sheet, a second and poorer camera on a phone (front
+	 *  camera only, frames of the preview's size). iOS offers photo and video in one screen;
+	 *  Android's web view (wry) opens the video camera whenever `video/*` is accepted, so there
+	 *  the button takes photos, and videos recorded with the camera app come from the picker.
+	 */
+	system_camera_accept: string | null,
+	/**
+	 *  Ask the web view for the microphone before recording a voice note. On Android the
+	 *  native recorder gets no permission prompt of its own; the web view's request is what
+	 *  makes Android ask for RECORD_AUDIO, which the recorder then has too.
+	 */
+	ask_microphone_in_web_view: boolean,
+};
+
 /**  One picked file's outcome: prepared, or refused with the reason. */
 export type StageResult = {
 	name: string,
@@ -519,6 +559,21 @@ export type TextOverlay = {
 	 *  e.g. 0.08; within [`TEXT_SIZE_RANGE`].
 	 */
 	size: Finite,
+};
+
+/**  What a check for updates found. */
+export type UpdateCheck = 
+/**  This build has no update address or key (a development or store build). */
+{ state: "not_configured" } | 
+/**  The newest release is the one running. */
+{ state: "up_to_date"; current: string } | 
+/**  A newer release is published; [`update_install`] downloads, checks and installs it. */
+{ state: "available"; current: string; version: string; notes: string | null };
+
+/**  Download progress of an update, for the progress bar. */
+export type UpdateProgress = {
+	downloaded: number,
+	total: number | null,
 };
 
 /**  Another user, as anyone may see them. */

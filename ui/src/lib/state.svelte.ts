@@ -24,6 +24,8 @@ export class ChatState {
   /** Why this account has no direct messages (under 16), from the core's rule; null if it has. */
   dmBlocked = $state<ApiError | null>(null);
   serverUrl = $state('');
+  /** Whether this profile has a server yet (a packaged app asks at first start). */
+  serverChosen = $state(true);
   conversations = $state.raw<ConversationView[]>([]);
   openId = $state<string | null>(null);
   /** Messages of the open conversation, ordered by sort_key (a window of the newest pages). */
@@ -62,6 +64,7 @@ export class ChatState {
   async init() {
     this.#unlisten = await onCoreEvent((e) => this.apply(e));
     this.serverUrl = await unwrap(commands.serverUrl());
+    this.serverChosen = await unwrap(commands.serverChosen());
     this.account = await unwrap(commands.session());
     if (this.account) this.dmBlocked = await unwrap(commands.dmBlocked());
     await this.syncConnection();
@@ -73,8 +76,11 @@ export class ChatState {
     this.#unlisten?.();
   }
 
-  async signedIn(account: Account) {
+  /** After a sign-up or log-in (on `server`, now this profile's remembered server). */
+  async signedIn(account: Account, server?: string) {
     this.account = account;
+    this.serverChosen = true;
+    if (server) this.serverUrl = server;
     this.dmBlocked = await unwrap(commands.dmBlocked());
     if (this.dmBlocked) return;
     await this.syncConnection();
