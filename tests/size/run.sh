@@ -37,7 +37,9 @@ SERVER=$(head -n1 "$WORK/server.url")
   --birthdate 1990-01-01 >/dev/null
 "$BIN/natter" --server "$SERVER" --profile "$WORK/amy" signup --username amy --password amy-password-1 \
   --birthdate 1990-01-01 >/dev/null
-for i in $(seq 1 30); do
+# amy writes first, so bob's messages are an ordinary chat, not a message request.
+"$BIN/natter" --server "$SERVER" --profile "$WORK/amy" send --to bob --text "Hi bob" >/dev/null
+for i in $(seq 1 29); do
   "$BIN/natter" --server "$SERVER" --profile "$WORK/bob" send --to amy --text "Message $i from bob" >/dev/null
 done
 
@@ -50,8 +52,10 @@ if [ -z "${DISPLAY:-}" ]; then
 fi
 command -v tauri-driver >/dev/null || cargo install tauri-driver --version '^2' --locked --quiet
 export PATH="$HOME/.cargo/bin:$PATH"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-tauri-driver --port "$PORT" --native-driver /usr/bin/WebKitWebDriver >"$WORK/driver.log" 2>&1 &
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+tauri-driver --port "$PORT" --native-port "$(free_port)" --native-driver /usr/bin/WebKitWebDriver \
+  >"$WORK/driver.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/status" >/dev/null 2>&1 && break; sleep 0.1; done
 
