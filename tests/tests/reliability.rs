@@ -165,7 +165,11 @@ async fn the_chosen_server_is_checked_and_remembered_across_restarts_and_sign_ou
     );
     assert!(!fresh.server_chosen());
     let err = fresh.choose_server("ftp://example.org").await.unwrap_err();
-    assert!(err.to_string().contains("http"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("must start with http:// or https://"),
+        "{err}"
+    );
 
     fresh.choose_server(&h.server.url()).await.unwrap();
     assert!(fresh.server_chosen());
