@@ -45,6 +45,8 @@ build_deb() { # version
     ./x bundle --debug --bundles deb --config "{\"version\": \"$1\"}" >"$WORK/bundle-$1.log" 2>&1 ||
     { tail -n 40 "$WORK/bundle-$1.log" >&2; exit 1; }
   cp "$DEBS/Natter_$1_amd64.deb" "$DEBS/Natter_$1_amd64.deb.sig" "$WORK/"
+  # The bundler's staging tree holds another copy of the ~800 MB debug binary.
+  rm -rf "$DEBS/Natter_$1_amd64" "$DEBS/Natter_$1_amd64.deb"
 }
 echo "==> building Natter 0.1.1 and 0.1.0 as signed .deb packages" >&2
 build_deb 0.1.1
