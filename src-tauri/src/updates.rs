@@ -71,7 +71,7 @@ pub async fn update_check(app: AppHandle, pending: tauri::State<'_, Pending>) ->
     if !configured(&app) {
         return Ok(UpdateCheck::NotConfigured);
     }
-    desktop::check(&app, &pending).await
+    imp::check(&app, &pending).await
 }
 
 /// Downloads the release found by [`update_check`], checks its signature against this
@@ -86,7 +86,7 @@ pub async fn update_install(app: AppHandle, pending: tauri::State<'_, Pending>) 
             "this build of Natter does not update itself",
         ));
     }
-    desktop::install(&app, &pending).await
+    imp::install(&app, &pending).await
 }
 
 /// Restarts Natter (after an update was installed).
@@ -123,7 +123,7 @@ fn explain(e: tauri_plugin_updater::Error, doing: &str) -> ApiError {
 }
 
 #[cfg(desktop)]
-mod desktop {
+mod imp {
     use tauri::AppHandle;
     use tauri_plugin_updater::UpdaterExt as _;
     use tauri_specta::Event as _;
@@ -156,7 +156,9 @@ mod desktop {
     }
 
     pub(super) async fn install(app: &AppHandle, pending: &Pending) -> Res<()> {
-        let Some(update) = pending.update.lock().await.take() else {
+        // A copy: the release stays pending until it is installed, so a download cut off or
+        // refused can be tried again with "Install" (a forged artifact is refused again).
+        let Some(update) = pending.update.lock().await.clone() else {
             return Err(ApiError::new(
                 ErrorCode::BadRequest,
                 "no update to install: check for updates first",
@@ -185,12 +187,13 @@ mod desktop {
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("installing the update: {e}")))??;
         tracing::info!("update installed");
+        pending.update.lock().await.take();
         Ok(())
     }
 }
 
 #[cfg(mobile)]
-mod desktop {
+mod imp {
     use super::{Pending, Res, UpdateCheck};
     use natter_core::protocol::{ApiError, ErrorCode};
     use tauri::AppHandle;

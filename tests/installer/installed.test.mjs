@@ -132,6 +132,13 @@ test('updates: a forged signature is refused, the signed 0.1.1 is installed', as
   assert.match(await error.text(), /signature does not match/);
   assert.equal(installedVersion(), '0.1.0', 'nothing was installed');
   writeFileSync(join(SHOTS, 'installed-update-refused.png'), await s.screenshot());
+  // The release stays offered: "Install" again downloads and checks it again, and refuses it
+  // for the same reason (it once answered "no update to install" here).
+  await (await s.find('[data-testid="update-install"]')).click();
+  await s.until('the earlier error to be cleared', async () => (await s.findAll('[data-testid="update-error"]')).length === 0);
+  const again = await s.waitFor('[data-testid="update-error"]', 120000);
+  assert.match(await again.text(), /signature does not match/);
+  assert.equal(installedVersion(), '0.1.0', 'still nothing installed');
 
   // The real signature: installed through the package manager.
   copyFileSync(join(WORK, 'Natter_0.1.1_amd64.deb.sig'), join(WORK, 'good.sig'));
