@@ -26,6 +26,8 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TRY_AGAIN: u16 = 1013;
 /// Close code "policy violation": the session was logged out.
 const CLOSE_SESSION_ENDED: u16 = 1008;
+/// Close code "message too big": a client frame over [`FEED_MAX_CLIENT_MESSAGE`].
+const CLOSE_TOO_BIG: u16 = 1009;
 
 // What a client sends on the feed is tiny: `typing` frames (~70 bytes of JSON), pings and
 // pongs (at most 125 bytes), a close. The read buffer is allocated per socket and zero-filled
@@ -153,6 +155,12 @@ async fn run(
                 Some(Ok(WsMessage::Close(_))) | None => break None,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
+                    let e = e.into_inner();
+                    // Told why, as RFC 6455 asks, so a client does not retry the same frame.
+                    if let Some(tungstenite::Error::Capacity(why)) = e.downcast_ref() {
+                        tracing::warn!(error = %why, "client frame too big; closing");
+                        break Some((CLOSE_TOO_BIG, "message too big"));
+                    }
                     tracing::debug!(error = %e, "websocket read failed");
                     break None;
                 }

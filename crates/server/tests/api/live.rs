@@ -92,7 +92,7 @@ async fn typing_in_a_foreign_conversation_goes_nowhere() {
 }
 
 #[tokio::test]
-async fn the_feed_takes_client_frames_up_to_its_limit_and_drops_a_socket_past_it() {
+async fn the_feed_takes_client_frames_up_to_its_limit_and_closes_a_socket_past_it_as_too_big() {
     use natter_server::routes::ws::FEED_MAX_CLIENT_MESSAGE;
     let h = Harness::new().await;
     let alice = h.user("alice").await;
@@ -126,10 +126,12 @@ async fn the_feed_takes_client_frames_up_to_its_limit_and_drops_a_socket_past_it
     })
     .await
     .expect("the server ends the connection in time");
-    assert!(
-        matches!(end, None | Some(Err(_)) | Some(Ok(WsMessage::Close(_)))),
-        "expected the socket to end, got {end:?}"
-    );
+    match end {
+        Some(Ok(WsMessage::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 1009, "closed as too big: {frame:?}")
+        }
+        other => panic!("expected a close frame saying why (1009), got {other:?}"),
+    }
     alice_ws.assert_quiet(Duration::from_millis(200)).await;
 }
 
