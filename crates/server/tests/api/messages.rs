@@ -288,3 +288,140 @@ async fn receipts_only_move_forward() {
     .await
     .assert_error(422, "bad_request");
 }
+
+/// Many members writing at once: the server stores what waits together (one transaction for
+/// many messages), so a refused message must not take others down with it, and every message
+/// still gets exactly one place in the conversation.
+#[tokio::test]
+async fn concurrent_sends_each_get_one_place_and_a_refusal_stays_alone() {
+    let h = Harness::with(|c| c.limits.messages_per_minute = 10_000).await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let dave = h.user("dave").await;
+    let eve = h.user("eve").await;
+    let group = alice.group("busy", &[&bob, &carol, &dave]).await;
+    let first = alice.send_text(group.id, "first").await;
+    let members = [alice.clone(), bob.clone(), carol.clone(), dave.clone()];
+
+    enum Expect {
+        Stored(Uuid, String),
+        Twice(Uuid, String),
+        Refused(u16, &'static str),
+    }
+    let mut sends = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..160usize {
+        let sender = members[i % members.len()].clone();
+        let path = format!("/v1/conversations/{}/messages", group.id);
+        let id = Uuid::now_v7();
+        let text = format!("message {i} from {}", sender.name);
+        let (who, body, expect) = match i % 10 {
+            // an id already used, for something else
+            3 => (
+                bob.clone(),
+                json!({"id": first.id, "text": "not the first"}),
+                Expect::Refused(409, "id_conflict"),
+            ),
+            // a voice note never uploaded
+            5 => (
+                sender,
+                json!({"id": id, "voice": {"media_id": Uuid::now_v7(),
+                    "waveform": vec![8u8; 64]}}),
+                Expect::Refused(404, "media_not_found"),
+            ),
+            // not a member
+            7 => (
+                eve.clone(),
+                json!({"id": id, "text": text}),
+                Expect::Refused(404, "conversation_not_found"),
+            ),
+            // the same message sent twice at once (a retry racing the original)
+            9 => {
+                let body = json!({"id": id, "text": text});
+                let again = (sender.clone(), path.clone(), body.clone());
+                sends.push(again);
+                (sender, body, Expect::Twice(id, text))
+            }
+            _ => (
+                sender,
+                json!({"id": id, "text": text}),
+                Expect::Stored(id, text),
+            ),
+        };
+        sends.push((who, path, body));
+        expected.push(expect);
+    }
+    let answers = futures_util::future::join_all(
+        sends
+            .iter()
+            .map(|(who, path, body)| who.post(path, body.clone())),
+    )
+    .await;
+
+    let by_id = |id: Uuid| {
+        answers
+            .iter()
+            .filter(move |r| r.status < 300 && r.json::<Message>().id == id)
+    };
+    let mut stored = Vec::new();
+    for expect in &expected {
+        match expect {
+            Expect::Stored(id, text) => {
+                let mine: Vec<_> = by_id(*id).collect();
+                assert_eq!(mine.len(), 1, "{id} acknowledged once");
+                assert_eq!(mine[0].status, 201, "{}", mine[0].body);
+                let m: Message = mine[0].json();
+                assert_eq!(&m.text, text);
+                stored.push(m);
+            }
+            Expect::Twice(id, text) => {
+                let mut statuses: Vec<u16> = by_id(*id).map(|r| r.status).collect();
+                statuses.sort_unstable();
+                assert_eq!(
+                    statuses,
+                    [200, 201],
+                    "one stored, the other answered with it"
+                );
+                let copies: HashSet<i64> = by_id(*id).map(|r| r.json::<Message>().seq).collect();
+                assert_eq!(copies.len(), 1, "both answers carry the same place");
+                let m: Message = by_id(*id).next().expect("answered").json();
+                assert_eq!(&m.text, text);
+                stored.push(m);
+            }
+            Expect::Refused(..) => {}
+        }
+    }
+    // Exactly the bad messages were refused, each for its own reason.
+    let mut refused_expected: Vec<(u16, String)> = expected
+        .iter()
+        .filter_map(|e| match e {
+            Expect::Refused(status, code) => Some((*status, code.to_string())),
+            _ => None,
+        })
+        .collect();
+    let mut refused: Vec<(u16, String)> = answers
+        .iter()
+        .filter(|r| r.status >= 300)
+        .map(|r| (r.status, r.code().to_string()))
+        .collect();
+    refused_expected.sort();
+    refused.sort();
+    assert_eq!(refused, refused_expected);
+
+    // Every acknowledged message has its own place, with no gap: 2, 3, … after "first".
+    let mut seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+    seqs.sort_unstable();
+    let places: Vec<i64> = (2..2 + stored.len() as i64).collect();
+    assert_eq!(seqs, places);
+    // What a member reads back is exactly that: nothing refused, nothing twice.
+    let history = dave.history(group.id, "?limit=200").await;
+    assert_eq!(history.len(), stored.len() + 1);
+    assert_eq!(history[0], first);
+    stored.sort_by_key(|m| m.seq);
+    assert_eq!(&history[1..], stored.as_slice());
+    assert_eq!(
+        carol.conversation(group.id).await.last_seq,
+        stored.len() as i64 + 1
+    );
+}

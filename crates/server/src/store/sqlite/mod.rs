@@ -12,8 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use natter_protocol::{
-    Account, Conversation, ErrorCode, MediaKind, Message, PlayedMark, ReceiptKind, UserSummary,
-    VoiceNote,
+    Account, Conversation, MediaKind, Message, PlayedMark, ReceiptKind, UserSummary, VoiceNote,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -22,8 +21,8 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use super::{
-    resend_outcome, Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser,
-    Outcome, Store, StoredMedia, UploadState,
+    Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome, Store,
+    StoredMedia, UploadState,
 };
 use crate::error::{Error, Result};
 use conversations::{is_member, load_conversation};
@@ -31,6 +30,7 @@ use conversations::{is_member, load_conversation};
 mod accounts;
 mod album;
 mod conversations;
+mod messages;
 mod safety;
 mod voice;
 
@@ -39,6 +39,8 @@ const READERS: u32 = 4;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Sent messages go to the writer task, which commits them in batches (`messages.rs`).
+    inserts: messages::Inserts,
 }
 
 impl SqliteStore {
@@ -69,7 +71,12 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .with_context(|| format!("opening {} for reading", path.display()))?;
-        Ok(Self { writer, reader })
+        let inserts = messages::Inserts::start(writer.clone());
+        Ok(Self {
+            writer,
+            reader,
+            inserts,
+        })
     }
 
     /// A write transaction holding the file's write lock from its start (`BEGIN IMMEDIATE`):
@@ -224,84 +231,7 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn insert_message(&self, message: NewMessage) -> Result<Outcome<Message>> {
-        let mut tx = self.write().await?;
-        if !is_member(&mut tx, message.conversation_id, message.sender_id).await? {
-            return Err(Error::conversation_not_found());
-        }
-        let sql = format!("{MESSAGE_SELECT} WHERE m.id = ?1");
-        if let Some(row) = sqlx::query(&sql)
-            .bind(message.id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            let mut stored = [message_row(&row)?];
-            album::fill_albums(&mut tx, &mut stored).await?;
-            let [stored] = stored;
-            return resend_outcome(stored, &message);
-        }
-        if let Some(voice) = &message.voice {
-            let owned = sqlx::query("SELECT 1 FROM media WHERE id = ?1 AND owner_id = ?2")
-                .bind(voice.media_id.to_string())
-                .bind(message.sender_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if owned.is_none() {
-                return Err(Error::api(
-                    ErrorCode::MediaNotFound,
-                    "upload the voice note before sending it",
-                ));
-            }
-        }
-        let seq: i64 = sqlx::query(
-            "
-            UPDATE conversations
-            SET last_seq = last_seq + 1, last_activity_at = ?2
-            WHERE id = ?1
-            RETURNING last_seq",
-        )
-        .bind(message.conversation_id.to_string())
-        .bind(message.sent_at)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("last_seq")?;
-        sqlx::query(
-            "
-            INSERT INTO messages (id, conversation_id, seq, sender_id, text, sent_at,
-                voice_media_id, voice_waveform)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(message.id.to_string())
-        .bind(message.conversation_id.to_string())
-        .bind(seq)
-        .bind(message.sender_id.to_string())
-        .bind(&message.text)
-        .bind(message.sent_at)
-        .bind(message.voice.as_ref().map(|v| v.media_id.to_string()))
-        .bind(message.voice.as_ref().map(|v| v.waveform.clone()))
-        .execute(&mut *tx)
-        .await?;
-        album::insert_album(&mut tx, message.id, message.sender_id, &message.media).await?;
-        sqlx::query(
-            "
-            UPDATE members
-            SET delivered_seq = max(delivered_seq, ?3), read_seq = max(read_seq, ?3)
-            WHERE conversation_id = ?1 AND user_id = ?2",
-        )
-        .bind(message.conversation_id.to_string())
-        .bind(message.sender_id.to_string())
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
-        safety::wrote(&mut tx, message.conversation_id, message.sender_id).await?;
-        let row = sqlx::query(&sql)
-            .bind(message.id.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut stored = [message_row(&row)?];
-        album::fill_albums(&mut tx, &mut stored).await?;
-        let [stored] = stored;
-        tx.commit().await?;
-        Ok(Outcome::Created(stored))
+        self.inserts.insert(message).await
     }
 
     async fn history(&self, conversation_id: Uuid, page: HistoryPage) -> Result<Vec<Message>> {

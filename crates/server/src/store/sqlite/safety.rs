@@ -26,21 +26,6 @@ pub(super) async fn accept(
     Ok(done.rows_affected() == 1)
 }
 
-/// `sender_id` wrote in the conversation: writing back accepts a request, and a new message
-/// brings a deleted request back to the other members' lists.
-pub(super) async fn wrote(
-    conn: &mut SqliteConnection,
-    conversation_id: Uuid,
-    sender_id: Uuid,
-) -> Result<()> {
-    accept(conn, conversation_id, sender_id).await?;
-    sqlx::query("UPDATE members SET hidden = 0 WHERE conversation_id = ?1 AND hidden = 1")
-        .bind(conversation_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 fn times(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<i64>> {
     rows.iter()
         .map(|r| r.try_get::<i64, _>(0).map_err(Error::from))
