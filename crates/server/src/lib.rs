@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub upload_ttl: Duration,
     /// How often abandoned uploads are looked for.
     pub upload_sweep_every: Duration,
+    /// How long a request's claim on an upload lasts without renewal (it is renewed while the
+    /// request runs): a claim left by an instance that died blocks that upload this long.
+    pub upload_claim_for: Duration,
     /// Messages per minute and new conversations per day, per user.
     pub limits: routes::safety::RateLimits,
     /// Where accounts, conversations and messages live: `None` for the embedded SQLite file
@@ -77,6 +80,7 @@ impl ServerConfig {
             clock: state::Clock::system(),
             upload_ttl: DEFAULT_UPLOAD_TTL,
             upload_sweep_every: Duration::from_secs(10 * 60),
+            upload_claim_for: Duration::from_secs(30),
             limits: Default::default(),
             database: None,
             bus: None,
@@ -151,7 +155,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         clock: config.clock.clone(),
         blobs,
         partials,
-        uploading: Default::default(),
+        upload_claim_for: config.upload_claim_for,
         bus,
         metrics: Arc::new(metrics::Metrics::new()),
         classifier: Arc::new(classifier),

@@ -39,8 +39,9 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     /// Resumable uploads in progress.
     pub partials: Arc<dyn Partials>,
-    /// Ids of resumable uploads a request is writing to right now (one writer per upload).
-    pub uploading: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
+    /// How long a claim on an upload lasts unrenewed (`routes/upload_claim.rs`: one writer
+    /// per upload across instances).
+    pub upload_claim_for: Duration,
     pub bus: Arc<dyn Bus>,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::metrics::Metrics>,

@@ -26,6 +26,7 @@ use natter_protocol::{ApiError, ErrorCode, MediaInfo, MediaKind};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::upload_claim::Writing;
 use crate::auth::DmUser;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Path};
@@ -383,32 +384,6 @@ fn mismatch(received: u64, why: &str) -> Response {
     resp
 }
 
-/// Holds an upload id while one request writes to it; released when dropped (also when the
-/// request is cancelled because the client went away).
-struct Writing {
-    set: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Uuid>>>,
-    id: Uuid,
-}
-
-impl Writing {
-    fn take(state: &AppState, id: Uuid) -> Option<Self> {
-        let mut set = state.uploading.lock().unwrap_or_else(|e| e.into_inner());
-        set.insert(id).then(|| Self {
-            set: state.uploading.clone(),
-            id,
-        })
-    }
-}
-
-impl Drop for Writing {
-    fn drop(&mut self) {
-        self.set
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
-    }
-}
-
 /// Removes abandoned uploads (nothing received for `ttl`): their partial files and records.
 /// Runs every `every` until the server shuts down. An upload a request is writing to right
 /// now is never touched; a client that comes back later finds no upload and starts over.
@@ -433,14 +408,21 @@ pub async fn sweep_uploads(state: AppState, ttl: std::time::Duration, every: std
             }
         };
         for id in stale {
-            let Some(_writing) = Writing::take(&state, id) else {
-                continue;
+            let writing = match Writing::take(&state, id).await {
+                Ok(Some(writing)) => writing,
+                // A request (on any instance) is writing to it: not abandoned after all.
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(%id, error = %e, "could not claim an abandoned upload");
+                    continue;
+                }
             };
             state.partials.remove(id).await;
             match state.store.end_upload(id).await {
                 Ok(()) => tracing::info!(%id, "abandoned upload removed"),
                 Err(e) => tracing::warn!(%id, error = %e, "could not remove an abandoned upload"),
             }
+            writing.release().await;
         }
     }
 }
@@ -538,16 +520,36 @@ pub async fn upload_piece(
             format!("a file may be at most {VIDEO_MAX_BYTES} bytes"),
         ));
     }
-    let Some(_writing) = Writing::take(&state, id) else {
+    let Some(writing) = Writing::take(&state, id).await? else {
         let received = state.store.upload(id).await?.map_or(0, |u| u.received);
         return Ok(mismatch(
             received,
             "another request is writing this upload; ask where it stands (HEAD) and go on from there",
         ));
     };
+    let answer = write_piece(
+        &state, user.id, id, offset, length, &headers, body, &writing,
+    )
+    .await;
+    writing.release().await;
+    answer
+}
+
+/// [`upload_piece`] once its request holds the upload's claim.
+#[allow(clippy::too_many_arguments)]
+async fn write_piece(
+    state: &AppState,
+    user_id: Uuid,
+    id: Uuid,
+    offset: u64,
+    length: u64,
+    headers: &HeaderMap,
+    body: Body,
+    writing: &Writing,
+) -> Result<Response> {
     let now = now_ms();
-    let up = state.store.begin_upload(id, user.id, length, now).await?;
-    if up.owner_id != user.id {
+    let up = state.store.begin_upload(id, user_id, length, now).await?;
+    if up.owner_id != user_id {
         return Err(Error::api(
             ErrorCode::IdConflict,
             "this media id is used by another upload",
@@ -577,8 +579,17 @@ pub async fn upload_piece(
     let mut written = 0u64;
     let mut overflow = false;
     let mut cut_off = false;
+    let mut lost = false;
     let mut stream = body.into_data_stream();
-    while let Some(frame) = stream.next().await {
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            () = writing.lost() => {
+                lost = true;
+                break;
+            }
+        };
+        let Some(frame) = frame else { break };
         let Ok(frame) = frame else {
             // The client went away mid-piece: keep what arrived.
             cut_off = true;
@@ -593,6 +604,13 @@ pub async fn upload_piece(
         written += len;
     }
     piece.finish().await.map_err(Error::internal)?;
+    if lost || writing.is_lost() {
+        // Another request may own the upload now: what this one wrote is not counted (bytes
+        // past the recorded offset are cut before the next append).
+        return Err(Error::internal(anyhow::anyhow!(
+            "lost the claim on upload {id} while writing to it"
+        )));
+    }
     let received = up.received + written;
     state.store.upload_received(id, received, now_ms()).await?;
     if overflow {
@@ -615,8 +633,8 @@ pub async fn upload_piece(
         .read(id, length)
         .await
         .map_err(Error::internal)?;
-    let declared = content_type_essence(&headers);
-    let result = store_checked(&state, user.id, id, bytes, declared).await;
+    let declared = content_type_essence(headers);
+    let result = store_checked(state, user_id, id, bytes, declared).await;
     // Checked and recorded, or refused: either way the partial is done with. A refused file
     // starts over under a new id.
     if !matches!(&result, Err(Error::Internal(_))) {

@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod media;
 pub mod messages;
 pub mod safety;
+mod upload_claim;
 pub mod ws;
 
 use axum::extract::{DefaultBodyLimit, State};

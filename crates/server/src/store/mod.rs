@@ -336,6 +336,14 @@ pub trait Store: SafetyStore + Send + Sync {
     /// Uploads in progress that received nothing since `untouched_since` (ms since the
     /// epoch): abandoned, to be swept.
     async fn stale_uploads(&self, untouched_since: i64) -> Result<Vec<Uuid>>;
+    /// Claims the right to write upload `id` for `holder` until `until` (ms): granted unless
+    /// another holder's claim is still running at `now`. Every instance asks the same
+    /// database, so two requests never write one upload at once, on any instance.
+    async fn claim_upload(&self, id: Uuid, holder: Uuid, now: i64, until: i64) -> Result<bool>;
+    /// Extends `holder`'s claim to `until`; false when it is no longer theirs.
+    async fn renew_upload_claim(&self, id: Uuid, holder: Uuid, until: i64) -> Result<bool>;
+    /// Gives `holder`'s claim up.
+    async fn release_upload_claim(&self, id: Uuid, holder: Uuid) -> Result<()>;
 
     /// Whether the database answers (`SELECT 1`): what `/readyz` reports.
     async fn ping(&self) -> Result<()>;

@@ -423,6 +423,87 @@ async fn a_resumable_upload_continues_after_the_connection_drops_mid_piece() {
     assert_eq!(piece(&alice, id, length, length, &[]).await.status(), 200);
 }
 
+/// Two instances behind one address: a piece still arriving through one instance cannot be
+/// overwritten by a piece sent through the other (a retry that took another route); the
+/// second is told where the upload stands, and the upload goes on through either.
+#[tokio::test]
+async fn one_request_at_a_time_writes_an_upload_across_instances() {
+    let h = Harness::new().await;
+    let other = h.another_instance(|_| {}).await;
+    let alice = h.user("alice").await;
+    let mut alice_b = alice.clone();
+    alice_b.api.base = other.url();
+    let file = encode(&picture(1200, 900, 3), ImageFormat::Png);
+    let length = file.len() as u64;
+    const PIECE: usize = 1 << 20;
+    assert!(length > PIECE as u64, "fixture too small: {length}");
+    let id = Uuid::now_v7();
+
+    // Through instance A: a 1 MiB piece of which only 300 KB has arrived so far.
+    let addr = alice.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head_text = format!(
+        "PATCH /v1/uploads/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Upload-Offset: 0\r\nUpload-Length: {length}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {PIECE}\r\n\r\n",
+        alice.token.as_deref().unwrap()
+    );
+    tcp.write_all(head_text.as_bytes()).await.unwrap();
+    tcp.write_all(&file[..300_000]).await.unwrap();
+    tcp.flush().await.unwrap();
+
+    // Through instance B, the same piece again (a retry on another route): refused while A
+    // writes, with where the upload stands. A has begun once the upload exists (it claims the
+    // upload before it records it).
+    for _ in 0..100 {
+        if head(&alice_b, id).await.status() == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = piece(&alice_b, id, 0, length, &file[..PIECE]).await;
+    assert_eq!(refused.status(), 409);
+    assert_eq!(offset(&refused), 0);
+    let why: Value = refused.json().await.unwrap();
+    assert_eq!(why["code"], "upload_offset_mismatch");
+    assert!(
+        why["message"]
+            .as_str()
+            .unwrap()
+            .contains("another request is writing"),
+        "{why}"
+    );
+
+    // A's piece completes: 204 at 1 MiB.
+    tcp.write_all(&file[300_000..PIECE]).await.unwrap();
+    tcp.flush().await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read(&mut tcp, &mut answer),
+    )
+    .await
+    .expect("A answers")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).to_lowercase();
+    assert!(answer.starts_with("http/1.1 204"), "{answer}");
+    assert!(
+        answer.contains(&format!("upload-offset: {PIECE}")),
+        "{answer}"
+    );
+    drop(tcp);
+
+    // The rest goes through B at once: the claim was given up with A's answer.
+    let r = piece(&alice_b, id, PIECE as u64, length, &file[PIECE..]).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let stored = fetch(&alice, id).await.bytes().await.unwrap();
+    assert!(
+        stored == file,
+        "the stored file is the original, byte for byte"
+    );
+    other.shutdown().await.expect("B stops");
+}
+
 #[tokio::test]
 async fn a_resumable_upload_that_is_not_a_photo_is_refused_at_the_end() {
     let h = Harness::new().await;

@@ -265,3 +265,91 @@ async fn two_instances_never_overfill_a_group() {
 
     p.close().await;
 }
+
+/// One writer per upload across instances: claims made at once through both stores, only one
+/// wins; a running claim is never taken; one that ran out (its instance died without giving
+/// it up) is taken over, and its old holder learns it lost it.
+#[tokio::test]
+async fn one_claim_per_upload_across_instances() {
+    let pair = Pair::open().await;
+    let upload = Uuid::now_v7();
+    let now = 1_000_000;
+    let holders: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+    let claims = join_all(
+        holders
+            .iter()
+            .enumerate()
+            .map(|(i, holder)| pair.by(i).claim_upload(upload, *holder, now, now + 30_000)),
+    )
+    .await;
+    let won: Vec<Uuid> = holders
+        .iter()
+        .zip(&claims)
+        .filter(|(_, c)| *c.as_ref().expect("claim answered"))
+        .map(|(h, _)| *h)
+        .collect();
+    assert_eq!(won.len(), 1, "exactly one request may write: {claims:?}");
+    let first = won[0];
+
+    // Another upload is independent.
+    let other = Uuid::now_v7();
+    assert!(pair
+        .b
+        .claim_upload(other, Uuid::new_v4(), now, now + 30_000)
+        .await
+        .unwrap());
+
+    // Still running, renewed from the other instance's point of view: nobody takes it.
+    let late = Uuid::new_v4();
+    assert!(!pair
+        .b
+        .claim_upload(upload, late, now + 29_999, now + 60_000)
+        .await
+        .unwrap());
+    assert!(pair
+        .a
+        .renew_upload_claim(upload, first, now + 60_000)
+        .await
+        .unwrap());
+    assert!(!pair
+        .b
+        .claim_upload(upload, late, now + 59_999, now + 90_000)
+        .await
+        .unwrap());
+
+    // Its instance died: the claim runs out and is taken over.
+    assert!(pair
+        .b
+        .claim_upload(upload, late, now + 60_000, now + 90_000)
+        .await
+        .unwrap());
+    assert!(
+        !pair
+            .a
+            .renew_upload_claim(upload, first, now + 90_000)
+            .await
+            .unwrap(),
+        "the old holder learns it lost the claim"
+    );
+    // The old holder giving up changes nothing for the new one.
+    pair.a.release_upload_claim(upload, first).await.unwrap();
+    assert!(!pair
+        .a
+        .claim_upload(upload, first, now + 60_001, now + 90_000)
+        .await
+        .unwrap());
+    assert!(pair
+        .b
+        .renew_upload_claim(upload, late, now + 120_000)
+        .await
+        .unwrap());
+
+    // Given up: free at once for the next piece, whichever instance it reaches.
+    pair.b.release_upload_claim(upload, late).await.unwrap();
+    assert!(pair
+        .a
+        .claim_upload(upload, first, now + 60_002, now + 90_000)
+        .await
+        .unwrap());
+    pair.close().await;
+}

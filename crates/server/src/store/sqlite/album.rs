@@ -204,4 +204,54 @@ impl SqliteStore {
             .await?;
         Ok(())
     }
+
+    pub(super) async fn upload_claim(
+        &self,
+        id: Uuid,
+        holder: Uuid,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
+        // Inserted, or taken over from a claim that ran out; a running one is left alone.
+        let done = sqlx::query(
+            "
+            INSERT INTO upload_claims (upload_id, holder, expires_at) VALUES (?1, ?2, ?4)
+            ON CONFLICT (upload_id) DO UPDATE
+                SET holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE upload_claims.expires_at <= ?3",
+        )
+        .bind(id.to_string())
+        .bind(holder.to_string())
+        .bind(now)
+        .bind(until)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn upload_claim_renew(
+        &self,
+        id: Uuid,
+        holder: Uuid,
+        until: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE upload_claims SET expires_at = ?3 WHERE upload_id = ?1 AND holder = ?2",
+        )
+        .bind(id.to_string())
+        .bind(holder.to_string())
+        .bind(until)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn upload_claim_release(&self, id: Uuid, holder: Uuid) -> Result<()> {
+        sqlx::query("DELETE FROM upload_claims WHERE upload_id = ?1 AND holder = ?2")
+            .bind(id.to_string())
+            .bind(holder.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 }

@@ -396,6 +396,18 @@ impl Store for SqliteStore {
         self.uploads_untouched_since(untouched_since).await
     }
 
+    async fn claim_upload(&self, id: Uuid, holder: Uuid, now: i64, until: i64) -> Result<bool> {
+        self.upload_claim(id, holder, now, until).await
+    }
+
+    async fn renew_upload_claim(&self, id: Uuid, holder: Uuid, until: i64) -> Result<bool> {
+        self.upload_claim_renew(id, holder, until).await
+    }
+
+    async fn release_upload_claim(&self, id: Uuid, holder: Uuid) -> Result<()> {
+        self.upload_claim_release(id, holder).await
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
