@@ -1,6 +1,7 @@
 //! Several server instances as one service, for fault tests: real `natter server` processes
 //! (so one can be killed outright), a load balancer in front of them, and a private
-//! PostgreSQL server that a test may restart without disturbing other tests.
+//! PostgreSQL server and NATS server that a test may stop and restart without disturbing
+//! other tests.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -153,8 +154,14 @@ pub async fn assert_has_each_once(who: &TestClient, conv: uuid::Uuid, texts: &[S
     .await;
     let have = who.messages(conv).await;
     for t in texts {
-        let n = have.iter().filter(|m| &m.text == t).count();
-        assert_eq!(n, 1, "{} shows {t:?} {n} times", who.name);
+        let copies: Vec<_> = have.iter().filter(|m| &m.text == t).collect();
+        assert_eq!(
+            copies.len(),
+            1,
+            "{} shows {t:?} {} times: {copies:#?}",
+            who.name,
+            copies.len()
+        );
     }
     let seqs: Vec<i64> = have.iter().filter_map(|m| m.seq).collect();
     assert!(
@@ -257,6 +264,57 @@ impl Drop for PrivatePostgres {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// A NATS server of the test's own (Debian's `nats-server`, its own port), so a test can take
+/// the bus away and bring it back on the same address.
+pub struct PrivateNats {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl PrivateNats {
+    pub async fn start() -> Self {
+        let mut nats = Self {
+            child: None,
+            port: free_port(),
+        };
+        nats.resume().await;
+        nats
+    }
+
+    /// Stops it outright (SIGKILL): every connection to it is cut.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill nats-server");
+        }
+    }
+
+    /// Starts it again on the same port and waits until it accepts connections.
+    pub async fn resume(&mut self) {
+        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nats-server is installed (Debian package nats-server)");
+        self.child = Some(child);
+        let addr = format!("127.0.0.1:{}", self.port);
+        eventually("nats-server accepts connections", || async {
+            TcpStream::connect(&addr).await.ok().map(|_| ())
+        })
+        .await;
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
     }
 }
 

@@ -9,7 +9,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use natter_tests::cluster::{assert_has_each_once, signup, Balancer, Instance, PrivatePostgres};
+use natter_tests::cluster::{
+    assert_has_each_once, signup, Balancer, Instance, PrivateNats, PrivatePostgres,
+};
 use natter_tests::{eventually, TestClient};
 use uuid::Uuid;
 
@@ -143,4 +145,60 @@ async fn restarting_postgres_under_load_reports_unready_recovers_and_loses_nothi
     );
     assert_has_each_once(&bob, conv, &texts).await;
     assert_has_each_once(&alice, conv, &texts).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_nats_under_load_reports_unready_and_delivers_everything_once() {
+    let mut nats = PrivateNats::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = create_database(&admin_url()).await;
+    let args = server_args(&dir.path().join("data"), &database, Some(&nats.url()));
+    let a = Instance::spawn(Path::new(BIN), &args, &dir.path().join("a.log")).await;
+    let b = Instance::spawn(Path::new(BIN), &args, &dir.path().join("b.log")).await;
+    // alice on A, bob on B: everything bob sees live crosses the bus.
+    let alice = signup(&dir.path().join("alice"), "alice", &a.url).await;
+    let bob = signup(&dir.path().join("bob"), "bob", &b.url).await;
+    let group = alice
+        .client
+        .create_group("bus down", &["bob".into()])
+        .await
+        .expect("create group")
+        .id;
+
+    // alice writes steadily; the bus disappears for a second and comes back.
+    let (texts, ()) = tokio::join!(
+        send_many(&alice, group, 80, Duration::from_millis(20)),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            nats.stop().await;
+            for (name, instance) in [("A", &a), ("B", &b)] {
+                eventually(
+                    &format!("{name} reports unready without its bus"),
+                    || async { (instance.ready_status().await == Some(503)).then_some(()) },
+                )
+                .await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            nats.resume().await;
+            for (name, instance) in [("A", &a), ("B", &b)] {
+                eventually(&format!("{name} is ready again by itself"), || async {
+                    (instance.ready_status().await == Some(200)).then_some(())
+                })
+                .await;
+            }
+        }
+    );
+    // Everything acknowledged during the outage reaches bob once, in order.
+    assert_has_each_once(&bob, group, &texts).await;
+    assert_has_each_once(&alice, group, &texts).await;
+    // And the live path works again: a message written now reaches bob on the other instance.
+    let after = "written after the outage".to_string();
+    let id = alice.send(group, &after).await.id;
+    alice.wait_until_accepted(id).await;
+    let all: Vec<String> = texts.into_iter().chain([after]).collect();
+    assert_has_each_once(&bob, group, &all).await;
+    drop((a, b));
+    natter_server::store::postgres::drop_scratch_database(&admin_url(), &database)
+        .await
+        .expect("drop the test database");
 }
