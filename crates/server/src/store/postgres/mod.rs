@@ -66,6 +66,11 @@ pub fn redacted(url: &str) -> String {
     scratch::UrlParts::split(url).redacted()
 }
 
+/// The numbered migrations, applied by [`PgStore::connect`] (and to the tests' template).
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations/postgres")
+}
+
 impl PgStore {
     /// Connects to the database `url` names and applies pending migrations (under
     /// PostgreSQL's advisory lock, so instances starting together migrate once).
@@ -81,7 +86,7 @@ impl PgStore {
             .connect()
             .await
             .with_context(|| format!("connecting to PostgreSQL at {shown}"))?;
-        sqlx::migrate!("./migrations/postgres")
+        migrator()
             .run(&mut first)
             .await
             .with_context(|| format!("migrating the PostgreSQL database at {shown}"))?;
