@@ -425,3 +425,98 @@ async fn concurrent_sends_each_get_one_place_and_a_refusal_stays_alone() {
         stored.len() as i64 + 1
     );
 }
+
+/// Makes the store fail any message whose text is `poison` at its row's INSERT: after the
+/// message took its place in the conversation (an internal failure half-way through its
+/// writes, as a full disk would cause), on whichever store the harness runs.
+async fn poison_text(h: &Harness) {
+    use sqlx::Connection as _;
+    match h.database_url() {
+        None => {
+            let path = h.dir.path().join("natter.db");
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("the server's SQLite file");
+            sqlx::query(
+                "CREATE TRIGGER test_poison BEFORE INSERT ON messages WHEN NEW.text = 'poison'
+                 BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END",
+            )
+            .execute(&mut conn)
+            .await
+            .expect("trigger");
+        }
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .expect("the server's database");
+            sqlx::raw_sql(
+                "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                     IF NEW.text = 'poison' THEN RAISE EXCEPTION 'poisoned by the test'; END IF;
+                     RETURN NEW;
+                 END $$;
+                 CREATE TRIGGER test_poison BEFORE INSERT ON messages
+                     FOR EACH ROW EXECUTE FUNCTION test_poison();",
+            )
+            .execute(&mut conn)
+            .await
+            .expect("trigger");
+        }
+    }
+}
+
+/// A message that fails half-way through its writes is undone alone: the messages stored in
+/// the same transaction keep their places, nobody sees a gap where it failed, and the next
+/// message takes the place it would have had.
+#[tokio::test]
+async fn a_message_failing_half_way_is_undone_alone_and_leaves_no_gap() {
+    let h = Harness::with(|c| c.limits.messages_per_minute = 10_000).await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let group = alice.group("busy", &[&bob, &carol]).await;
+    poison_text(&h).await;
+    let members = [alice.clone(), bob.clone(), carol.clone()];
+    let path = format!("/v1/conversations/{}/messages", group.id);
+    let sends: Vec<(User, Uuid, String)> = (0..90usize)
+        .map(|i| {
+            let text = if i % 9 == 4 {
+                "poison".to_owned()
+            } else {
+                format!("message {i}")
+            };
+            (members[i % members.len()].clone(), Uuid::now_v7(), text)
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        sends
+            .iter()
+            .map(|(who, id, text)| who.post(&path, json!({"id": id, "text": text}))),
+    )
+    .await;
+
+    let mut stored = Vec::new();
+    for ((_, id, text), answer) in sends.iter().zip(&answers) {
+        if text == "poison" {
+            answer.assert_error(500, "internal");
+        } else {
+            assert_eq!(answer.status, 201, "{text}: {}", answer.body);
+            let m: Message = answer.json();
+            assert_eq!((&m.id, &m.text), (id, text));
+            stored.push(m);
+        }
+    }
+    assert_eq!(stored.len(), 80);
+    let mut seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=80).collect::<Vec<i64>>(),
+        "one place each, no gap"
+    );
+    stored.sort_by_key(|m| m.seq);
+    assert_eq!(bob.history(group.id, "?limit=200").await, stored);
+    let next = carol.send_text(group.id, "after").await;
+    assert_eq!(next.seq, 81);
+    assert_eq!(alice.conversation(group.id).await.last_seq, 81);
+}

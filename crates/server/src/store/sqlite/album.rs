@@ -66,10 +66,9 @@ pub(super) async fn fill_albums(
 }
 
 /// Checks that every item is a finished upload of the sender's (a photo or video) with a
-/// small photo as its thumbnail, then records the album under `message_id`.
-pub(super) async fn insert_album(
+/// small photo as its thumbnail. Reads only: a refusal leaves nothing to undo.
+pub(super) async fn check_album(
     conn: &mut SqliteConnection,
-    message_id: Uuid,
     sender_id: Uuid,
     items: &[MediaAttachment],
 ) -> Result<()> {
@@ -124,6 +123,17 @@ pub(super) async fn insert_album(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Records the album of `message_id`, checked by [`check_album`].
+pub(super) async fn insert_album(
+    conn: &mut SqliteConnection,
+    message_id: Uuid,
+    items: &[MediaAttachment],
+) -> sqlx::Result<()> {
+    for (position, item) in items.iter().enumerate() {
         sqlx::query(
             "INSERT INTO album_items (message_id, position, media_id, thumbnail_id, blurhash)
             VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -71,7 +71,8 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .with_context(|| format!("opening {} for reading", path.display()))?;
-        let inserts = messages::Inserts::start(writer.clone());
+        let inserts =
+            messages::Inserts::start(writer.clone()).context("starting the message writer")?;
         Ok(Self {
             writer,
             reader,
