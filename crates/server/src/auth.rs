@@ -82,16 +82,20 @@ pub struct AuthUser {
     pub token_hash: [u8; 32],
 }
 
-/// Resolves the bearer token of a request to its user, or `unauthenticated`.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthUser> {
-    let token = headers
+/// The bearer token of a request (`Authorization: Bearer <token>`), or `unauthenticated`.
+fn bearer(headers: &HeaderMap) -> Result<&str> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(Error::unauthenticated)?;
-    let token_hash = hash_token(token);
+        .ok_or_else(Error::unauthenticated)
+}
+
+/// Resolves the bearer token of a request to its user, or `unauthenticated`.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthUser> {
+    let token_hash = hash_token(bearer(headers)?);
     let id = state
         .store
         .session_user(token_hash, now_ms())
@@ -119,17 +123,17 @@ pub struct DmUser {
 
 /// [`authenticate`], then the DM age gate.
 pub async fn authenticate_dm(state: &AppState, headers: &HeaderMap) -> Result<DmUser> {
-    let user = authenticate(state, headers).await?;
+    let token_hash = hash_token(bearer(headers)?);
     let account = state
         .store
-        .account(user.id)
+        .session_account(token_hash, now_ms())
         .await?
         .ok_or_else(Error::unauthenticated)?;
     let band = natter_protocol::policy::AgeBand::on(account.birthdate, state.clock.today());
     natter_protocol::policy::may_use_dms(band)?;
     Ok(DmUser {
-        id: user.id,
-        token_hash: user.token_hash,
+        id: account.id,
+        token_hash,
     })
 }
 

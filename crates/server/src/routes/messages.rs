@@ -42,7 +42,13 @@ pub async fn send_message(
     Json(req): Json<SendMessageRequest>,
 ) -> Result<(StatusCode, Json<Message>)> {
     // Membership before anything else: a non-member learns nothing from validation errors.
-    let Some(members) = state.store.member_ids(id, user.id).await? else {
+    // What the rules below need is read in one go.
+    let now = now_ms();
+    let Some(known) = state
+        .store
+        .send_facts(id, user.id, safety::message_rate_window_start(now))
+        .await?
+    else {
         return Err(Error::conversation_not_found());
     };
     validate::message_id(req.id)?;
@@ -54,9 +60,8 @@ pub async fn send_message(
     } else {
         policy::Content::Text
     };
-    let facts = state.store.conversation_facts(id, user.id).await?;
-    policy::content_rule(content, facts)?;
-    safety::check_message_rate(&state, user.id, req.id).await?;
+    policy::content_rule(content, known.facts)?;
+    safety::check_message_rate(&state, user.id, req.id, &known.sent_since, now).await?;
     let outcome = state
         .store
         .insert_message(NewMessage {
@@ -76,7 +81,7 @@ pub async fn send_message(
             state
                 .bus
                 .publish(
-                    &members,
+                    &known.members,
                     ServerEvent::Message {
                         message: message.clone(),
                     },

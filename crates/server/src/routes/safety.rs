@@ -58,12 +58,23 @@ fn wait_for(times: &[i64], limit: u32, window_ms: i64, now: i64) -> Option<u64> 
     Some(u64::try_from(ms).unwrap_or(0).div_ceil(1000))
 }
 
+/// Where the window of the per-minute message limit starts at `now`.
+pub fn message_rate_window_start(now: i64) -> i64 {
+    now - MINUTE_MS
+}
+
 /// Refuses a new message past the per-minute limit (`rate_limited` with `Retry-After`). An
-/// idempotent re-send of a stored message is never refused.
-pub async fn check_message_rate(state: &AppState, sender: Uuid, message_id: Uuid) -> Result<()> {
-    let now = now_ms();
-    let times = state.store.sent_since(sender, now - MINUTE_MS).await?;
-    if let Some(wait) = wait_for(&times, state.limits.messages_per_minute, MINUTE_MS, now) {
+/// idempotent re-send of a stored message is never refused. `times`: when the sender's
+/// messages since [`message_rate_window_start`]`(now)` were sent, oldest first (read with the
+/// other facts of the send).
+pub async fn check_message_rate(
+    state: &AppState,
+    sender: Uuid,
+    message_id: Uuid,
+    times: &[i64],
+    now: i64,
+) -> Result<()> {
+    if let Some(wait) = wait_for(times, state.limits.messages_per_minute, MINUTE_MS, now) {
         if state.store.message_exists(message_id).await? {
             return Ok(());
         }

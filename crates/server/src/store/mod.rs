@@ -215,6 +215,17 @@ pub enum HistoryPage {
     },
 }
 
+/// What sending a message needs to know: [`Store::send_facts`].
+#[derive(Debug, Clone)]
+pub struct SendFacts {
+    /// Every member, the sender included.
+    pub members: Vec<Uuid>,
+    pub facts: natter_protocol::policy::ConversationFacts,
+    /// When the sender's messages (in any conversation) since the asked time were sent,
+    /// oldest first.
+    pub sent_since: Vec<i64>,
+}
+
 #[async_trait]
 pub trait Store: SafetyStore + Send + Sync {
     // --- users and sessions ---
@@ -229,6 +240,15 @@ pub trait Store: SafetyStore + Send + Sync {
     async fn create_session(&self, session: NewSession) -> Result<()>;
     /// The user of an unexpired session (`expires_at > now`).
     async fn session_user(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Uuid>>;
+    /// The account of an unexpired session's user: [`Store::session_user`] and
+    /// [`Store::account`] together, as every direct-message request needs both (the age
+    /// gate). A store may read them in one query.
+    async fn session_account(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Account>> {
+        let Some(user_id) = self.session_user(token_hash, now).await? else {
+            return Ok(None);
+        };
+        self.account(user_id).await
+    }
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()>;
 
     // --- conversations ---
@@ -290,6 +310,28 @@ pub trait Store: SafetyStore + Send + Sync {
         conversation_id: Uuid,
         sender_id: Uuid,
     ) -> Result<natter_protocol::policy::ConversationFacts>;
+
+    /// Everything sending a message needs to know, for a member of the conversation (`None`
+    /// for anyone else): its members, the safety facts, and when the sender's messages since
+    /// `since` were sent (the rate limit). A send is on the hot path of a busy server, so a
+    /// store may read all of it in one query; this default asks one question at a time.
+    async fn send_facts(
+        &self,
+        conversation_id: Uuid,
+        sender_id: Uuid,
+        since: i64,
+    ) -> Result<Option<SendFacts>> {
+        let Some(members) = self.member_ids(conversation_id, sender_id).await? else {
+            return Ok(None);
+        };
+        let facts = self.conversation_facts(conversation_id, sender_id).await?;
+        let sent_since = self.sent_since(sender_id, since).await?;
+        Ok(Some(SendFacts {
+            members,
+            facts,
+            sent_since,
+        }))
+    }
 
     // --- media ---
 

@@ -83,6 +83,25 @@ impl SqliteStore {
         row.as_ref().map(account_row).transpose()
     }
 
+    /// The session's user and their account in one query (every direct-message request).
+    pub(super) async fn session_account_lookup(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<Account>> {
+        let row = sqlx::query(
+            "
+            SELECT u.id, u.username, u.birthdate
+            FROM sessions AS s JOIN users AS u ON u.id = s.user_id
+            WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )
+        .bind(token_hash.as_slice())
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(account_row).transpose()
+    }
+
     pub(super) async fn user_named(&self, username: &str) -> Result<Option<UserSummary>> {
         let row = sqlx::query("SELECT id, username FROM users WHERE lower(username) = lower(?1)")
             .bind(username)

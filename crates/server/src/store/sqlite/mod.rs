@@ -21,8 +21,8 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use super::{
-    Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome, Store,
-    StoredMedia, UploadState,
+    Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome,
+    SendFacts, Store, StoredMedia, UploadState,
 };
 use crate::error::{Error, Result};
 use conversations::{is_member, load_conversation};
@@ -177,6 +177,10 @@ impl Store for SqliteStore {
 
     async fn session_user(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Uuid>> {
         self.session_lookup(token_hash, now).await
+    }
+
+    async fn session_account(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Account>> {
+        self.session_account_lookup(token_hash, now).await
     }
 
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()> {
@@ -342,6 +346,15 @@ impl Store for SqliteStore {
         sender_id: Uuid,
     ) -> Result<natter_protocol::policy::ConversationFacts> {
         self.facts(conversation_id, sender_id).await
+    }
+
+    async fn send_facts(
+        &self,
+        conversation_id: Uuid,
+        sender_id: Uuid,
+        since: i64,
+    ) -> Result<Option<SendFacts>> {
+        self.facts_for_send(conversation_id, sender_id, since).await
     }
 
     async fn media(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {

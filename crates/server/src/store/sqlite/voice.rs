@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{is_member, media_kind, uuid_col, SqliteStore};
 use crate::error::{Error, Result};
-use crate::store::{reupload_outcome, NewMedia, Outcome, StoredMedia};
+use crate::store::{reupload_outcome, NewMedia, Outcome, SendFacts, StoredMedia};
 
 /// `explicit` counts the other half of an album item too: a thumbnail of an explicit photo
 /// is withheld with it, and so is the photo of an explicit thumbnail (a video's poster).
@@ -22,6 +22,32 @@ const MEDIA_SELECT: &str = "
             WHERE (ai.media_id = md.id OR ai.thumbnail_id = md.id) AND other.explicit = 1
         ) AS explicit
     FROM media AS md";
+
+/// What the safety rules need to know before `?2` sends in conversation `?1`; no row when
+/// `?2` is not a member.
+const FACTS_COLUMNS: &str = "
+    c.kind, c.last_seq,
+    NOT EXISTS (SELECT 1 FROM members AS o
+                WHERE o.conversation_id = c.id AND o.user_id != ?2
+                    AND o.accepted = 0) AS others_accepted,
+    EXISTS (SELECT 1 FROM members AS o
+            JOIN blocks AS b
+                ON (b.blocker_id = o.user_id AND b.blocked_id = ?2)
+                OR (b.blocker_id = ?2 AND b.blocked_id = o.user_id)
+            WHERE o.conversation_id = c.id AND o.user_id != ?2) AS blocked";
+const FACTS_FROM: &str = "
+    FROM conversations AS c
+    JOIN members AS mb ON mb.conversation_id = c.id AND mb.user_id = ?2
+    WHERE c.id = ?1";
+
+fn facts_row(row: &SqliteRow) -> Result<ConversationFacts> {
+    Ok(ConversationFacts {
+        group: row.try_get::<String, _>("kind")? == "group",
+        prior_messages: u64::try_from(row.try_get::<i64, _>("last_seq")?).unwrap_or(0),
+        accepted: row.try_get("others_accepted")?,
+        blocked: row.try_get("blocked")?,
+    })
+}
 
 fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
     let sha: Vec<u8> = row.try_get("sha256")?;
@@ -49,34 +75,66 @@ impl SqliteStore {
         conversation_id: Uuid,
         sender_id: Uuid,
     ) -> Result<ConversationFacts> {
-        let row = sqlx::query(
-            "
-            SELECT c.kind, c.last_seq,
-                NOT EXISTS (SELECT 1 FROM members AS o
-                            WHERE o.conversation_id = c.id AND o.user_id != ?2
-                                AND o.accepted = 0) AS others_accepted,
-                EXISTS (SELECT 1 FROM members AS o
-                        JOIN blocks AS b
-                            ON (b.blocker_id = o.user_id AND b.blocked_id = ?2)
-                            OR (b.blocker_id = ?2 AND b.blocked_id = o.user_id)
-                        WHERE o.conversation_id = c.id AND o.user_id != ?2) AS blocked
-            FROM conversations AS c
-            JOIN members AS mb ON mb.conversation_id = c.id AND mb.user_id = ?2
-            WHERE c.id = ?1",
-        )
-        .bind(conversation_id.to_string())
-        .bind(sender_id.to_string())
-        .fetch_optional(&self.reader)
-        .await?;
+        let sql = format!("SELECT {FACTS_COLUMNS} {FACTS_FROM}");
+        let row = sqlx::query(&sql)
+            .bind(conversation_id.to_string())
+            .bind(sender_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
         let Some(row) = row else {
             return Err(Error::conversation_not_found());
         };
-        Ok(ConversationFacts {
-            group: row.try_get::<String, _>("kind")? == "group",
-            prior_messages: u64::try_from(row.try_get::<i64, _>("last_seq")?).unwrap_or(0),
-            accepted: row.try_get("others_accepted")?,
-            blocked: row.try_get("blocked")?,
-        })
+        facts_row(&row)
+    }
+
+    /// [`Store::send_facts`](crate::store::Store::send_facts) in one query: each query is a
+    /// round trip to a reader thread and back through the runtime, which cost a busy server
+    /// more than the reading.
+    pub(super) async fn facts_for_send(
+        &self,
+        conversation_id: Uuid,
+        sender_id: Uuid,
+        since: i64,
+    ) -> Result<Option<SendFacts>> {
+        let sql = format!(
+            "SELECT {FACTS_COLUMNS},
+                (SELECT group_concat(o.user_id) FROM members AS o
+                 WHERE o.conversation_id = c.id) AS members,
+                (SELECT group_concat(m.sent_at) FROM messages AS m
+                 WHERE m.sender_id = ?2 AND m.sent_at >= ?3) AS sent_since
+            {FACTS_FROM}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(conversation_id.to_string())
+            .bind(sender_id.to_string())
+            .bind(since)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let list = |col: &str| -> Result<String> {
+            Ok(row.try_get::<Option<String>, _>(col)?.unwrap_or_default())
+        };
+        let members = list("members")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| Uuid::parse_str(s).map_err(|e| anyhow::anyhow!("bad member id {s:?}: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut sent_since = list("sent_since")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|e| anyhow::anyhow!("bad sent_at {s:?}: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        sent_since.sort_unstable();
+        Ok(Some(SendFacts {
+            members,
+            facts: facts_row(&row)?,
+            sent_since,
+        }))
     }
 
     pub(super) async fn media_by_id(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {
