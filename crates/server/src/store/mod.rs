@@ -241,14 +241,9 @@ pub trait Store: SafetyStore + Send + Sync {
     /// The user of an unexpired session (`expires_at > now`).
     async fn session_user(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Uuid>>;
     /// The account of an unexpired session's user: [`Store::session_user`] and
-    /// [`Store::account`] together, as every direct-message request needs both (the age
-    /// gate). A store may read them in one query.
-    async fn session_account(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Account>> {
-        let Some(user_id) = self.session_user(token_hash, now).await? else {
-            return Ok(None);
-        };
-        self.account(user_id).await
-    }
+    /// [`Store::account`] together, in one query, as every direct-message request needs both
+    /// (the age gate).
+    async fn session_account(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Account>>;
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()>;
 
     // --- conversations ---
@@ -303,35 +298,16 @@ pub trait Store: SafetyStore + Send + Sync {
         up_to_seq: i64,
     ) -> Result<Vec<(ReceiptKind, i64)>>;
 
-    /// What the safety rules need to know before `sender_id` sends in a conversation
-    /// they belong to (`conversation_not_found` otherwise).
-    async fn conversation_facts(
-        &self,
-        conversation_id: Uuid,
-        sender_id: Uuid,
-    ) -> Result<natter_protocol::policy::ConversationFacts>;
-
     /// Everything sending a message needs to know, for a member of the conversation (`None`
     /// for anyone else): its members, the safety facts, and when the sender's messages since
-    /// `since` were sent (the rate limit). A send is on the hot path of a busy server, so a
-    /// store may read all of it in one query; this default asks one question at a time.
+    /// `since` were sent (the rate limit), in one query: each query is a round trip to a
+    /// connection, which on a busy server cost more than the reading.
     async fn send_facts(
         &self,
         conversation_id: Uuid,
         sender_id: Uuid,
         since: i64,
-    ) -> Result<Option<SendFacts>> {
-        let Some(members) = self.member_ids(conversation_id, sender_id).await? else {
-            return Ok(None);
-        };
-        let facts = self.conversation_facts(conversation_id, sender_id).await?;
-        let sent_since = self.sent_since(sender_id, since).await?;
-        Ok(Some(SendFacts {
-            members,
-            facts,
-            sent_since,
-        }))
-    }
+    ) -> Result<Option<SendFacts>>;
 
     // --- media ---
 

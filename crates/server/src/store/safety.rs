@@ -58,8 +58,6 @@ pub trait SafetyStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Message>>;
 
-    /// When `sender_id`'s messages sent at or after `since` were sent (ms), oldest first.
-    async fn sent_since(&self, sender_id: Uuid, since: i64) -> Result<Vec<i64>>;
     /// When the direct conversations `creator_id` started at or after `since` were started.
     async fn directs_started_since(&self, creator_id: Uuid, since: i64) -> Result<Vec<i64>>;
     /// The direct conversation of two users, if it exists.

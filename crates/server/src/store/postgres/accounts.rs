@@ -128,6 +128,25 @@ impl PgStore {
         Ok(row.map(|row| row.try_get("user_id")).transpose()?)
     }
 
+    /// The session's user and their account in one query (every direct-message request).
+    pub(super) async fn session_account_lookup(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<Account>> {
+        let row = sqlx::query(
+            "
+            SELECT u.id, u.username, u.birthdate
+            FROM sessions AS s JOIN users AS u ON u.id = s.user_id
+            WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash.as_slice())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_row).transpose()
+    }
+
     #[tracing::instrument(name = "delete_session", skip_all, err)]
     pub(super) async fn session_delete(&self, token_hash: [u8; 32]) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")

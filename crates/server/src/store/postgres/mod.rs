@@ -30,8 +30,8 @@ use sqlx::{ConnectOptions as _, Connection as _, PgPool, Row};
 use uuid::Uuid;
 
 use super::{
-    Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome, Store,
-    StoredMedia, UploadState,
+    Credentials, HistoryPage, NewGroup, NewMedia, NewMessage, NewSession, NewUser, Outcome,
+    SendFacts, Store, StoredMedia, UploadState,
 };
 use crate::error::{Error, Result};
 
@@ -200,6 +200,10 @@ impl Store for PgStore {
         self.session_lookup(token_hash, now).await
     }
 
+    async fn session_account(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Account>> {
+        self.session_account_lookup(token_hash, now).await
+    }
+
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()> {
         self.session_delete(token_hash).await
     }
@@ -270,12 +274,13 @@ impl Store for PgStore {
             .await
     }
 
-    async fn conversation_facts(
+    async fn send_facts(
         &self,
         conversation_id: Uuid,
         sender_id: Uuid,
-    ) -> Result<natter_protocol::policy::ConversationFacts> {
-        self.facts(conversation_id, sender_id).await
+        since: i64,
+    ) -> Result<Option<SendFacts>> {
+        self.facts_for_send(conversation_id, sender_id, since).await
     }
 
     async fn media(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {

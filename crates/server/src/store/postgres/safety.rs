@@ -253,17 +253,6 @@ impl SafetyStore for PgStore {
         Ok(messages)
     }
 
-    async fn sent_since(&self, sender_id: Uuid, since: i64) -> Result<Vec<i64>> {
-        let rows = sqlx::query(
-            "SELECT sent_at FROM messages WHERE sender_id = $1 AND sent_at >= $2 ORDER BY sent_at",
-        )
-        .bind(sender_id)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        times(&rows)
-    }
-
     async fn directs_started_since(&self, creator_id: Uuid, since: i64) -> Result<Vec<i64>> {
         let rows = sqlx::query(
             "SELECT created_at FROM conversations

@@ -340,14 +340,6 @@ impl Store for SqliteStore {
         Ok(moved)
     }
 
-    async fn conversation_facts(
-        &self,
-        conversation_id: Uuid,
-        sender_id: Uuid,
-    ) -> Result<natter_protocol::policy::ConversationFacts> {
-        self.facts(conversation_id, sender_id).await
-    }
-
     async fn send_facts(
         &self,
         conversation_id: Uuid,

@@ -233,17 +233,6 @@ impl SafetyStore for SqliteStore {
         Ok(messages)
     }
 
-    async fn sent_since(&self, sender_id: Uuid, since: i64) -> Result<Vec<i64>> {
-        let rows = sqlx::query(
-            "SELECT sent_at FROM messages WHERE sender_id = ?1 AND sent_at >= ?2 ORDER BY sent_at",
-        )
-        .bind(sender_id.to_string())
-        .bind(since)
-        .fetch_all(&self.reader)
-        .await?;
-        times(&rows)
-    }
-
     async fn directs_started_since(&self, creator_id: Uuid, since: i64) -> Result<Vec<i64>> {
         let rows = sqlx::query(
             "SELECT created_at FROM conversations

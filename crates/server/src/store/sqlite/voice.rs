@@ -70,23 +70,6 @@ fn media_row(row: &SqliteRow) -> Result<StoredMedia> {
 }
 
 impl SqliteStore {
-    pub(super) async fn facts(
-        &self,
-        conversation_id: Uuid,
-        sender_id: Uuid,
-    ) -> Result<ConversationFacts> {
-        let sql = format!("SELECT {FACTS_COLUMNS} {FACTS_FROM}");
-        let row = sqlx::query(&sql)
-            .bind(conversation_id.to_string())
-            .bind(sender_id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
-        let Some(row) = row else {
-            return Err(Error::conversation_not_found());
-        };
-        facts_row(&row)
-    }
-
     /// [`Store::send_facts`](crate::store::Store::send_facts) in one query: each query is a
     /// round trip to a reader thread and back through the runtime, which cost a busy server
     /// more than the reading.
