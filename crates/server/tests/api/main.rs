@@ -13,4 +13,5 @@ mod messages;
 mod ops;
 mod rules;
 mod safety;
+mod uploads;
 mod voice;
