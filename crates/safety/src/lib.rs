@@ -12,6 +12,7 @@
 
 mod classifier;
 mod error;
+pub mod skin;
 pub mod thresholds;
 
 pub use classifier::{
