@@ -98,6 +98,12 @@ wire! {
         pub reporter: String,
         pub reported: String,
         pub conversation_id: Option<Uuid>,
+        /// Whether that conversation is a direct chat or a group.
+        #[serde(default)]
+        pub conversation_kind: Option<ConversationKind>,
+        /// The group's name when the report was made.
+        #[serde(default)]
+        pub conversation_name: Option<String>,
         pub reason: String,
         /// The reported messages as they were when the report was made.
         pub messages: Vec<Message>,
@@ -141,9 +147,14 @@ wire! {
         pub read_seq: i64,
         /// Direct conversations: this member started it, accepted the message request or
         /// wrote in it. Until the other side has, it sits in their Requests list and only
-        /// text may be sent to them. Always true in groups.
+        /// text may be sent to them. Groups: false while the member is only invited (they
+        /// get texts only, until they accept or decline).
         #[serde(default = "yes")]
         pub accepted: bool,
+        /// Groups: who invited this member (`None` for the creator and for members from
+        /// before invitations).
+        #[serde(default)]
+        pub invited_by: Option<Uuid>,
     }
 }
 
@@ -182,6 +193,13 @@ wire! {
     /// `POST /v1/conversations/{id}/members`
     pub struct AddMemberRequest {
         pub username: String,
+    }
+}
+
+wire! {
+    /// `PATCH /v1/conversations/{id}`: rename a group (its admin only).
+    pub struct RenameGroupRequest {
+        pub name: String,
     }
 }
 
@@ -314,6 +332,40 @@ wire! {
         /// The album's photos and videos, in the sender's order (`text` is the caption).
         #[serde(default)]
         pub media: Vec<MediaItem>,
+        /// Set when this copy is withheld from the reader: its text, voice note and album are
+        /// empty, and the app shows a placeholder (or nothing) in its place.
+        #[serde(default)]
+        pub withheld: Option<Withheld>,
+        /// A line the server wrote about the group itself ("X left"), not a message anyone
+        /// typed; `sender_id` is who did it.
+        #[serde(default)]
+        pub event: Option<GroupEvent>,
+    }
+}
+
+wire! {
+    /// Why a reader gets a message without its content.
+    #[serde(rename_all = "snake_case")]
+    #[derive(Copy, Hash)]
+    pub enum Withheld {
+        /// A photo, video or voice note in a group the reader was invited to but has not
+        /// joined: it arrives once they accept.
+        Invitation,
+        /// The sender is someone the reader blocked.
+        Blocked,
+    }
+}
+
+wire! {
+    /// What happened to a group, as a line in its history.
+    #[serde(tag = "type", rename_all = "snake_case")]
+    pub enum GroupEvent {
+        /// `username` left the group.
+        Left { user_id: Uuid, username: String },
+        /// The admin (the message's sender) removed `username`.
+        Removed { user_id: Uuid, username: String },
+        /// The admin renamed the group to `name`.
+        Renamed { name: String },
     }
 }
 

@@ -97,6 +97,11 @@ pub enum ErrorCode {
     /// The report's reason is empty or too long, or it names messages of another
     /// conversation.
     InvalidReport,
+    /// This person cannot be invited to the group. One code for every reason (a block
+    /// either way, or anything else that keeps them out), so the answer reveals nothing.
+    CannotInvite,
+    /// Invited to a group and not yet accepted: accept the invitation to write there.
+    InvitationPending,
 }
 
 impl ErrorCode {
@@ -133,7 +138,9 @@ impl ErrorCode {
             | NudityFilterLocked
             | Blocked
             | ExplicitImageBlocked
-            | MediaWithheld => 403,
+            | MediaWithheld
+            | CannotInvite
+            | InvitationPending => 403,
             RateLimited => 429,
             PayloadTooLarge | MediaTooLarge => 413,
             Internal => 500,
@@ -186,6 +193,8 @@ impl ErrorCode {
             ExplicitImageBlocked => "explicit_image_blocked",
             MediaWithheld => "media_withheld",
             InvalidReport => "invalid_report",
+            CannotInvite => "cannot_invite",
+            InvitationPending => "invitation_pending",
         }
     }
 }

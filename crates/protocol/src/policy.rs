@@ -236,9 +236,92 @@ pub fn may_fetch(viewer: AgeBand, explicit: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Where a reader stands with a conversation and a message's sender, as far as delivery
+/// cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reader {
+    /// Invited to a group and not yet accepted.
+    pub invited: bool,
+    /// The reader blocked the message's sender.
+    pub blocked_sender: bool,
+}
+
+/// What of a message reaches a reader: everything, or nothing but a placeholder. Whoever the
+/// reader blocked reaches them with nothing, anywhere (groups included); an invitee gets a
+/// group's texts (and its own history lines) but no photo, video or voice note until they
+/// accept, as a stranger's message request carries text only.
+pub fn withheld(reader: Reader, content: Content) -> Option<crate::api::Withheld> {
+    use crate::api::Withheld;
+    if reader.blocked_sender {
+        Some(Withheld::Blocked)
+    } else if reader.invited && content == Content::Media {
+        Some(Withheld::Invitation)
+    } else {
+        None
+    }
+}
+
+/// The copy of `message` a reader gets: its content emptied when [`withheld`] says so.
+pub fn reader_copy(reader: Reader, message: &crate::api::Message) -> crate::api::Message {
+    let content = if message.voice.is_some() || !message.media.is_empty() {
+        Content::Media
+    } else {
+        Content::Text
+    };
+    // History lines about the group itself are the group's, not the sender's words.
+    if message.event.is_some() {
+        return message.clone();
+    }
+    match withheld(reader, content) {
+        None => message.clone(),
+        Some(why) => crate::api::Message {
+            text: String::new(),
+            voice: None,
+            played_by: Vec::new(),
+            media: Vec::new(),
+            withheld: Some(why),
+            ..message.clone()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blocked_sender_reaches_nobody_and_an_invitee_gets_texts_only() {
+        use crate::api::Withheld;
+        let member = Reader {
+            invited: false,
+            blocked_sender: false,
+        };
+        let invitee = Reader {
+            invited: true,
+            blocked_sender: false,
+        };
+        let blocker = Reader {
+            invited: false,
+            blocked_sender: true,
+        };
+        assert_eq!(withheld(member, Content::Media), None);
+        assert_eq!(withheld(invitee, Content::Text), None);
+        assert_eq!(
+            withheld(invitee, Content::Media),
+            Some(Withheld::Invitation)
+        );
+        assert_eq!(withheld(blocker, Content::Text), Some(Withheld::Blocked));
+        assert_eq!(
+            withheld(
+                Reader {
+                    invited: true,
+                    blocked_sender: true
+                },
+                Content::Text
+            ),
+            Some(Withheld::Blocked)
+        );
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

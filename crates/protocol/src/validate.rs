@@ -490,6 +490,8 @@ mod tests {
             ExplicitImageBlocked,
             MediaWithheld,
             InvalidReport,
+            CannotInvite,
+            InvitationPending,
         ];
         // A new code breaks this match until it is added to `all` above.
         for code in all {
@@ -534,7 +536,9 @@ mod tests {
                 | RateLimited
                 | ExplicitImageBlocked
                 | MediaWithheld
-                | InvalidReport => {}
+                | InvalidReport
+                | CannotInvite
+                | InvitationPending => {}
             }
             let v = serde_json::to_value(ApiError::new(code, "x")).unwrap();
             assert_eq!(v["code"], code.as_str(), "{code:?}");
