@@ -26,9 +26,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() {
     // Measures fan-out, not the per-sender rate limit (60 a minute), which one sender's burst
-    // would hit at once.
+    // would hit at once, nor the daily limit of new conversations (31 strangers invited).
     let server = natter_tests::TestServer::start_with(|c| {
         c.limits.messages_per_minute = u32::MAX;
+        c.limits.new_conversations_per_day = u32::MAX;
     })
     .await;
     let url = server.url();

@@ -133,6 +133,24 @@ impl Api {
         ok_json(resp, "create group").await
     }
 
+    /// Accepts an invitation to a group (being added to one is an invitation).
+    pub async fn accept(
+        &self,
+        server: &str,
+        token: &str,
+        conversation: Uuid,
+    ) -> anyhow::Result<()> {
+        let resp = self
+            .http
+            .post(format!("{server}/v1/conversations/{conversation}/accept"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .context("accept request")?;
+        let _: Conversation = ok_json(resp, "accept invitation").await?;
+        Ok(())
+    }
+
     /// Sends a text message; on failure, a short label of what went wrong, for counting.
     pub async fn send_text(
         &self,

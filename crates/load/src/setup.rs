@@ -161,10 +161,19 @@ pub async fn ensure(
                     .map(|&m| state.users[m].username.clone())
                     .collect();
                 let token = state.users[creator].token.clone();
+                let invitees: Vec<(usize, String)> = members[1..]
+                    .iter()
+                    .map(|&m| (m, state.users[m].token.clone()))
+                    .collect();
                 async move {
                     let conversation = api
                         .create_group(api.server_of(creator), &token, format!("load {g}"), names)
                         .await?;
+                    // Being added is an invitation: each member joins, as a person would.
+                    for (m, token) in &invitees {
+                        api.accept(api.server_of(*m), token, conversation.id)
+                            .await?;
+                    }
                     anyhow::ensure!(
                         conversation.members.len() == members.len(),
                         "group {g} has {} members, not {}",

@@ -236,6 +236,8 @@ mod tests {
             voice: None,
             played_by: vec![],
             media: vec![],
+            withheld: None,
+            event: None,
         };
         let frame = serde_json::to_string(&ServerEvent::Message { message }).unwrap();
         shared.on_frame(&frame);

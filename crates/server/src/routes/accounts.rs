@@ -7,6 +7,8 @@ use natter_protocol::{
 };
 use uuid::Uuid;
 
+use natter_protocol::policy::{may_use_dms, AgeBand};
+
 use super::safety::account_view;
 use crate::auth::{hash_password, new_token, verify_password, AuthUser};
 use crate::error::{Error, Result};
@@ -164,15 +166,25 @@ pub async fn get_user(
     Ok(Json(find_user(&state, &username).await?))
 }
 
-/// Resolves a username as typed (any case) to a user, or `user_not_found`.
+/// Resolves a username as typed (any case) to a user, or `user_not_found`. An account under
+/// 16 answers exactly as a name that does not exist: nobody can write to, invite, look up,
+/// block or report it, and its age is not revealed either.
 pub async fn find_user(state: &AppState, raw: &str) -> Result<UserSummary> {
     // A name that breaks the rules cannot exist.
     let Ok(username) = validate::username(raw) else {
         return Err(Error::user_not_found(raw));
     };
-    state
+    let reachable = state
         .store
-        .user_by_username(&username)
+        .credentials(&username)
         .await?
-        .ok_or_else(|| Error::user_not_found(&username))
+        .map(|c| c.account)
+        .filter(|a| may_use_dms(AgeBand::on(a.birthdate, state.clock.today())).is_ok());
+    match reachable {
+        Some(account) => Ok(UserSummary {
+            id: account.id,
+            username: account.username,
+        }),
+        None => Err(Error::user_not_found(&username)),
+    }
 }

@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use natter_protocol::limits::{PAGE_DEFAULT, PAGE_MAX};
 use natter_protocol::{
-    policy, validate, ApiError, HistoryQuery, Message, PlayedMark, PlayedQuery, ReceiptRequest,
-    SendMessageRequest, ServerEvent,
+    policy, validate, ApiError, ErrorCode, HistoryQuery, Message, PlayedMark, PlayedQuery,
+    ReceiptRequest, SendMessageRequest, ServerEvent,
 };
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use crate::auth::DmUser;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::{now_ms, AppState};
-use crate::store::{HistoryPage, NewMessage, Outcome};
+use crate::store::{HistoryPage, NewMessage, Outcome, SendFacts};
 
 /// Send a message. Re-sending the same id returns the stored message (200) instead of a
 /// duplicate.
@@ -28,7 +28,7 @@ use crate::store::{HistoryPage, NewMessage, Outcome};
         (status = 200, description = "Already stored (idempotent re-send)", body = Message),
         (status = 404, description = "conversation_not_found", body = ApiError),
         (status = 409, description = "id_conflict", body = ApiError),
-        (status = 403, description = "media_not_allowed_first_message, media_requires_accepted_request, blocked", body = ApiError),
+        (status = 403, description = "media_not_allowed_first_message, media_requires_accepted_request, blocked, invitation_pending", body = ApiError),
         (status = 429, description = "rate_limited (Retry-After says when to try again)", body = ApiError),
         (status = 404, description = "media_not_found: a voice note, photo, video or thumbnail was not uploaded by the sender", body = ApiError),
         (status = 422, description = "invalid_text, invalid_message_id, invalid_voice, too_many_items, invalid_image (a thumbnail too large)", body = ApiError),
@@ -51,6 +51,12 @@ pub async fn send_message(
     else {
         return Err(Error::conversation_not_found());
     };
+    if known.sender_invited {
+        return Err(Error::api(
+            ErrorCode::InvitationPending,
+            "accept the invitation to write in this group",
+        ));
+    }
     validate::message_id(req.id)?;
     validate::message_content(&req.text, req.voice.as_ref(), &req.media)?;
     // Nothing between two people when one blocked the other; media never starts a
@@ -78,15 +84,7 @@ pub async fn send_message(
         Outcome::Created(message) => {
             tracing::info!(message_id = %message.id, seq = message.seq, "message stored");
             state.metrics.message_stored();
-            state
-                .bus
-                .publish(
-                    &known.members,
-                    ServerEvent::Message {
-                        message: message.clone(),
-                    },
-                )
-                .await;
+            deliver(&state, &known, &message).await;
             Ok((StatusCode::CREATED, Json(message)))
         }
         Outcome::Existing(message) => {
@@ -94,6 +92,40 @@ pub async fn send_message(
             Ok((StatusCode::OK, Json(message)))
         }
     }
+}
+
+/// Sends a new message to every member as they may read it (`policy::reader_copy`): whole
+/// to most, without its content to members who blocked the sender ("message from someone
+/// you blocked") and, for a photo, video or voice note, to those only invited to the group.
+async fn deliver(state: &AppState, known: &SendFacts, message: &Message) {
+    let reader_of = |id: &Uuid| policy::Reader {
+        invited: known.invited.contains(id),
+        blocked_sender: known.blockers.contains(id),
+    };
+    let mut groups: Vec<(policy::Reader, Vec<Uuid>)> = Vec::new();
+    for id in &known.members {
+        let reader = reader_of(id);
+        match groups.iter_mut().find(|(r, _)| *r == reader) {
+            Some((_, ids)) => ids.push(*id),
+            None => groups.push((reader, vec![*id])),
+        }
+    }
+    for (reader, ids) in groups {
+        let message = policy::reader_copy(reader, message);
+        state
+            .bus
+            .publish(&ids, ServerEvent::Message { message })
+            .await;
+    }
+}
+
+/// Sends a line the server wrote about a group ("X left") to `members`: every member
+/// reads it whole.
+pub(super) async fn deliver_line(state: &AppState, members: &[Uuid], line: Message) {
+    state
+        .bus
+        .publish(members, ServerEvent::Message { message: line })
+        .await;
 }
 
 /// A page of history, oldest first.
@@ -112,10 +144,32 @@ pub async fn history(
     Path(id): Path<Uuid>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Vec<Message>>> {
-    if state.store.member_ids(id, user.id).await?.is_none() {
+    let Some(membership) = state.store.membership(id, user.id).await? else {
         return Err(Error::conversation_not_found());
-    }
-    Ok(Json(state.store.history(id, page(&query)).await?))
+    };
+    let messages = state.store.history(id, page(&query)).await?;
+    // Each message as this reader may read it: nothing from people they blocked, no media
+    // before they accept a group's invitation.
+    let blocked: Vec<Uuid> = state
+        .store
+        .blocked_by(user.id)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let invited = membership.invited();
+    Ok(Json(
+        messages
+            .iter()
+            .map(|m| {
+                let reader = policy::Reader {
+                    invited,
+                    blocked_sender: blocked.contains(&m.sender_id),
+                };
+                policy::reader_copy(reader, m)
+            })
+            .collect(),
+    ))
 }
 
 fn page(query: &HistoryQuery) -> HistoryPage {
@@ -149,9 +203,15 @@ pub async fn post_receipt(
     Path(id): Path<Uuid>,
     Json(req): Json<ReceiptRequest>,
 ) -> Result<StatusCode> {
-    let Some(members) = state.store.member_ids(id, user.id).await? else {
+    let Some(membership) = state.store.membership(id, user.id).await? else {
         return Err(Error::conversation_not_found());
     };
+    if membership.invited() {
+        // An invitee has not joined: the members learn nothing of what they have seen, as
+        // a message request sends no read receipts. Their app's receipts are dropped.
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let members = membership.members;
     let moved = state
         .store
         .update_receipt(id, user.id, req.kind, req.up_to_seq)
@@ -193,9 +253,16 @@ pub async fn post_played(
     user: DmUser,
     Path((id, message_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode> {
-    let Some(members) = state.store.member_ids(id, user.id).await? else {
+    // An invitee never had the voice note: answered as for an outsider.
+    let Some(membership) = state
+        .store
+        .membership(id, user.id)
+        .await?
+        .filter(|m| !m.invited())
+    else {
         return Err(Error::conversation_not_found());
     };
+    let members = membership.members;
     if state
         .store
         .mark_played(id, message_id, user.id, now_ms())

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod conversations;
+pub mod groups;
 pub mod media;
 pub mod messages;
 pub mod safety;
@@ -57,9 +58,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::get_user))
         .routes(routes!(conversations::list_conversations))
         .routes(routes!(conversations::create_direct))
-        .routes(routes!(conversations::create_group))
-        .routes(routes!(conversations::get_conversation))
-        .routes(routes!(conversations::add_member))
+        .routes(routes!(groups::create_group))
+        .routes(routes!(conversations::get_conversation, groups::rename))
+        .routes(routes!(groups::add_member))
+        .routes(routes!(groups::remove_member))
+        .routes(routes!(groups::leave))
         .routes(routes!(messages::send_message, messages::history))
         .routes(routes!(messages::post_receipt))
         .routes(routes!(messages::post_played))

@@ -84,24 +84,69 @@ pub async fn check_message_rate(
     Ok(())
 }
 
+/// When the new conversations `user` started in the last day were started, oldest first:
+/// direct conversations, and invitations of people who shared no conversation with them.
+async fn new_conversations_today(state: &AppState, user: Uuid, now: i64) -> Result<Vec<i64>> {
+    let since = now - DAY_MS;
+    let mut times = state.store.directs_started_since(user, since).await?;
+    times.extend(state.store.invites_counted_since(user, since).await?);
+    times.sort_unstable();
+    Ok(times)
+}
+
+fn too_many_new_conversations(wait: u64) -> Error {
+    ApiError::rate_limited("you have started too many new conversations today", wait).into()
+}
+
+/// Refuses inviting `strangers` people who share no conversation with `user` when that
+/// passes the daily limit of new conversations: the whole request, nobody added.
+pub async fn check_invitation_rate(state: &AppState, user: Uuid, strangers: usize) -> Result<()> {
+    if strangers == 0 {
+        return Ok(());
+    }
+    let now = now_ms();
+    let times = new_conversations_today(state, user, now).await?;
+    let limit = state.limits.new_conversations_per_day as usize;
+    // Room for all of them: at most `limit - strangers` may be counted already.
+    let wait = match u32::try_from(limit + 1)
+        .ok()
+        .zip(u32::try_from(strangers).ok())
+    {
+        Some((room, n)) if n <= room - 1 => wait_for(&times, room - n, DAY_MS, now),
+        _ => Some(u64::try_from(DAY_MS / 1000).unwrap_or(u64::MAX)),
+    };
+    if let Some(wait) = wait {
+        tracing::warn!(user_id = %user, started = times.len(), strangers, "invitations past the new conversation limit");
+        return Err(too_many_new_conversations(wait));
+    }
+    Ok(())
+}
+
+/// Refuses inviting anyone with a block between them and `user`, either way, with one
+/// answer for every reason someone cannot be invited: nothing says who blocked whom, or
+/// that a block exists.
+pub async fn check_may_invite(state: &AppState, user: Uuid, invitees: &[Uuid]) -> Result<()> {
+    if !state.store.blocks_with(user, invitees).await?.is_empty() {
+        tracing::info!(user_id = %user, "invitation refused: a block between them");
+        return Err(Error::api(
+            ErrorCode::CannotInvite,
+            "this person can't be added to a group",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses starting a direct conversation past the daily limit. Opening one that exists is
 /// never refused.
 pub async fn check_new_conversation_rate(state: &AppState, user: Uuid, other: Uuid) -> Result<()> {
     let now = now_ms();
-    let times = state
-        .store
-        .directs_started_since(user, now - DAY_MS)
-        .await?;
+    let times = new_conversations_today(state, user, now).await?;
     if let Some(wait) = wait_for(&times, state.limits.new_conversations_per_day, DAY_MS, now) {
         if state.store.direct_between(user, other).await?.is_some() {
             return Ok(());
         }
         tracing::warn!(user_id = %user, started = times.len(), "new conversation limit reached");
-        return Err(ApiError::rate_limited(
-            "you have started too many new conversations today",
-            wait,
-        )
-        .into());
+        return Err(too_many_new_conversations(wait));
     }
     Ok(())
 }
@@ -182,7 +227,8 @@ async fn announce(state: &AppState, conversation: &Conversation) {
 }
 
 /// Accept a message request: the sender may now send photos, videos and voice notes, and the
-/// conversation moves to the main list.
+/// conversation moves to the main list. For a group invitation: join it, and see it as every
+/// member does.
 #[utoipa::path(
     post, path = "/v1/conversations/{id}/accept", tag = "safety",
     security(("bearer" = [])),
@@ -198,6 +244,14 @@ pub async fn accept(
     user: DmUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Conversation>> {
+    let membership = state
+        .store
+        .membership(id, user.id)
+        .await?
+        .ok_or_else(Error::conversation_not_found)?;
+    if membership.invited() {
+        return Ok(Json(super::groups::join(&state, id, user.id).await?));
+    }
     let conversation = state
         .store
         .accept_request(id, user.id)
@@ -209,7 +263,9 @@ pub async fn accept(
 }
 
 /// Delete a message request (or any conversation) from the caller's lists. It comes back
-/// if the other person writes again; blocking them stops that.
+/// if the other person writes again; blocking them stops that. A group invitation is
+/// declined: the caller is out, and the group never appears again unless someone invites
+/// them anew.
 #[utoipa::path(
     post, path = "/v1/conversations/{id}/delete", tag = "safety",
     security(("bearer" = [])),
@@ -225,6 +281,12 @@ pub async fn delete(
     user: DmUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode> {
+    if let Some(group) = state.store.membership(id, user.id).await? {
+        if group.invited() {
+            super::groups::decline_or_leave(&state, id, user.id, &group).await?;
+            return Ok(StatusCode::NO_CONTENT);
+        }
+    }
     if !state.store.hide_conversation(id, user.id).await? {
         return Err(Error::conversation_not_found());
     }

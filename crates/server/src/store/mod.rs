@@ -6,6 +6,7 @@
 //! not a member) come back as [`Error::Api`](crate::error::Error::Api) with the protocol code,
 //! and both stores keep them under concurrent writers.
 
+mod groups;
 pub mod postgres;
 mod safety;
 mod sqlite;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
+pub use groups::{GroupStore, Membership};
 pub use postgres::PgStore;
 pub use safety::{NewReport, SafetyStore};
 pub use sqlite::SqliteStore;
@@ -122,6 +124,9 @@ pub struct NewGroup {
     pub name: String,
     pub creator_id: Uuid,
     pub member_ids: Vec<Uuid>,
+    /// Those of `member_ids` who shared no conversation with the creator: each is one new
+    /// conversation in the creator's daily limit.
+    pub counted: Vec<Uuid>,
     pub created_at: i64,
 }
 
@@ -220,6 +225,12 @@ pub enum HistoryPage {
 pub struct SendFacts {
     /// Every member, the sender included.
     pub members: Vec<Uuid>,
+    /// A group the sender was invited to and has not accepted: they cannot write there yet.
+    pub sender_invited: bool,
+    /// Group members only invited so far: texts reach them, media does not.
+    pub invited: Vec<Uuid>,
+    /// Members who blocked the sender: nothing the sender writes reaches them.
+    pub blockers: Vec<Uuid>,
     pub facts: natter_protocol::policy::ConversationFacts,
     /// When the sender's messages (in any conversation) since the asked time were sent,
     /// oldest first.
@@ -227,7 +238,7 @@ pub struct SendFacts {
 }
 
 #[async_trait]
-pub trait Store: SafetyStore + Send + Sync {
+pub trait Store: SafetyStore + GroupStore + Send + Sync {
     // --- users and sessions ---
 
     /// Fails with `username_taken` when the name exists (case-insensitively).
@@ -257,15 +268,17 @@ pub trait Store: SafetyStore + Send + Sync {
         now: i64,
     ) -> Result<Outcome<Conversation>>;
     async fn create_group(&self, group: NewGroup) -> Result<Conversation>;
-    /// Adds `user_id` to a group on behalf of `actor_id`, checking atomically: actor is a
+    /// Invites `user_id` to a group on behalf of `actor_id`, checking atomically: actor is a
     /// member (else `conversation_not_found`), a group (`wrong_conversation_kind`), actor is
     /// the creator (`not_group_creator`), not full (`group_full`). Existing member: no-op.
+    /// `counted`: the invitation counts against the actor's daily new conversations.
     async fn add_member(
         &self,
         conversation_id: Uuid,
         actor_id: Uuid,
         user_id: Uuid,
         now: i64,
+        counted: bool,
     ) -> Result<Outcome<Conversation>>;
     /// The conversation if `member_id` belongs to it; `None` otherwise (also when absent).
     async fn conversation_for_member(
@@ -317,8 +330,9 @@ pub trait Store: SafetyStore + Send + Sync {
     /// otherwise a used id fails with `id_conflict`.
     async fn insert_media(&self, media: NewMedia) -> Result<Outcome<StoredMedia>>;
     /// The media if `user_id` may fetch it: its owner, or a member of a conversation with
-    /// a message that carries it (as a voice note, an album item or an item's thumbnail).
-    /// `None` otherwise (also when absent).
+    /// a message that carries it (as a voice note, an album item or an item's thumbnail),
+    /// unless they are only invited to that group or blocked the message's sender. `None`
+    /// otherwise (also when absent), exactly as for a file that does not exist.
     async fn media_for_user(&self, media_id: Uuid, user_id: Uuid) -> Result<Option<StoredMedia>>;
     /// Records that `user_id` played the voice note `message_id` of a conversation they
     /// belong to. Returns whether this is the first time. `conversation_not_found` for

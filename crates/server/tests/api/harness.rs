@@ -314,7 +314,17 @@ impl User {
         r.json()
     }
 
+    /// A group every one of `members` has joined (each accepts the invitation).
     pub async fn group(&self, name: &str, members: &[&User]) -> Conversation {
+        let invited = self.invite_group(name, members).await;
+        for member in members {
+            member.accept(invited.id).await;
+        }
+        self.conversation(invited.id).await
+    }
+
+    /// A group `members` are only invited to.
+    pub async fn invite_group(&self, name: &str, members: &[&User]) -> Conversation {
         let names: Vec<&str> = members.iter().map(|u| u.name.as_str()).collect();
         let r = self
             .post(
@@ -323,6 +333,18 @@ impl User {
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
+        r.json()
+    }
+
+    /// Accepts a message request or a group invitation.
+    pub async fn accept(&self, conversation: Uuid) -> Conversation {
+        let r = self
+            .post(
+                &format!("/v1/conversations/{conversation}/accept"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
         r.json()
     }
 
@@ -346,6 +368,14 @@ impl User {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()
+    }
+
+    /// Asserts that reading a conversation's history answers `status` (404: not a member).
+    pub async fn history_status(&self, conversation: Uuid, status: u16) {
+        let r = self
+            .get(&format!("/v1/conversations/{conversation}/messages"))
+            .await;
+        assert_eq!(r.status, status, "{}", r.body);
     }
 
     pub async fn conversation(&self, id: Uuid) -> Conversation {
@@ -423,6 +453,18 @@ impl Ws {
             tokio::time::timeout(wait, self.stream.next()).await
         {
             panic!("unexpected event {text}");
+        }
+    }
+
+    /// Asserts that no message event arrives for a while (other events may).
+    pub async fn assert_no_message(&mut self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(until, self.stream.next()).await {
+            if let WsMessage::Text(text) = frame {
+                if let Ok(ServerEvent::Message { message }) = serde_json::from_str(text.as_str()) {
+                    panic!("unexpected message {message:?}");
+                }
+            }
         }
     }
 

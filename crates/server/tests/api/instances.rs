@@ -238,6 +238,7 @@ async fn two_instances_never_overfill_a_group() {
             name: "g".into(),
             creator_id: owner.id,
             member_ids: initial.iter().map(|u| u.id).collect(),
+            counted: Vec::new(),
             created_at: 1,
         })
         .await
@@ -247,7 +248,7 @@ async fn two_instances_never_overfill_a_group() {
         racing
             .iter()
             .enumerate()
-            .map(|(i, u)| p.by(i).add_member(group.id, owner.id, u.id, 2)),
+            .map(|(i, u)| p.by(i).add_member(group.id, owner.id, u.id, 2, false)),
     )
     .await;
     let ok = added.iter().filter(|r| r.is_ok()).count();

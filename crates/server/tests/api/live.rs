@@ -143,7 +143,7 @@ async fn group_members_hear_about_new_members() {
     let carol = h.user("carol").await;
     let mut bob_ws = bob.ws().await;
     let mut carol_ws = carol.ws().await;
-    let group = alice.group("club", &[&bob]).await;
+    let group = alice.invite_group("club", &[&bob]).await;
     assert!(matches!(
         bob_ws.next_event().await,
         ServerEvent::Conversation { .. }

@@ -41,21 +41,68 @@ async fn under_13_cannot_sign_up_and_13_can_on_the_birthday() {
     assert_eq!(signup_born(&h, "today", "2013-06-14").await.status, 201);
 }
 
+/// What every route that takes a username answers for `name`, from `asker`.
+async fn lookups(asker: &User, name: &str, group: uuid::Uuid) -> Vec<(u16, serde_json::Value)> {
+    let mut answers = Vec::new();
+    for r in [
+        asker.get(&format!("/v1/users/{name}")).await,
+        asker
+            .post("/v1/conversations/direct", json!({"username": name}))
+            .await,
+        asker
+            .post(
+                "/v1/conversations/group",
+                json!({"name": "club", "members": [name]}),
+            )
+            .await,
+        asker
+            .post(
+                &format!("/v1/conversations/{group}/members"),
+                json!({"username": name}),
+            )
+            .await,
+        asker.post("/v1/blocks", json!({"username": name})).await,
+        asker
+            .post("/v1/reports", json!({"username": name, "reason": "spam"}))
+            .await,
+    ] {
+        // The name itself is echoed back; everything else must be the same.
+        let body = serde_json::to_string(&r.body)
+            .unwrap()
+            .replace(name, "NAME");
+        answers.push((r.status, serde_json::from_str(&body).unwrap()));
+    }
+    answers
+}
+
 #[tokio::test]
-async fn under_16_no_dm_route_answers_until_the_16th_birthday() {
+async fn under_16_is_unreachable_exactly_like_a_name_that_does_not_exist_until_the_16th_birthday() {
     let (clock, days) = movable_clock();
     let h = Harness::with(|c| c.clock = clock).await;
     // 15 on 2026-06-14, 16 on 2026-06-15
     assert_eq!(signup_born(&h, "teen", "2010-06-15").await.status, 201);
     let teen = h.login("teen").await;
     let adult = h.user("adult").await;
-    let conv = adult.direct_with(&teen).await;
-    adult.send_text(conv.id, "hi").await;
+    let friend = h.user("friend").await;
+    let group = adult.group("club", &[&friend]).await;
+
+    // Whatever an adult tries with the 15-year-old's name, the answer is the one a name that
+    // was never taken gets: nothing reveals the account, nor its age.
+    let teen_answers = lookups(&adult, "teen", group.id).await;
+    assert_eq!(teen_answers, lookups(&adult, "nobody", group.id).await);
+    assert!(teen_answers
+        .iter()
+        .all(|(status, body)| *status == 404 && body["code"] == "user_not_found"));
+    // ...and nothing was stored for it: no conversation, no invitation, nothing to read on
+    // the 16th birthday.
+    let listed: Vec<natter_protocol::Conversation> = adult.get("/v1/conversations").await.json();
+    assert_eq!(listed.len(), 1, "only the club");
+    assert_eq!(adult.conversation(group.id).await.members.len(), 2);
 
     let refused = |teen: &User| {
         let teen = teen.clone();
         async move {
-            let c = conv.id;
+            let c = group.id;
             for r in [
                 teen.get("/v1/conversations").await,
                 teen.get(&format!("/v1/conversations/{c}")).await,
@@ -83,14 +130,14 @@ async fn under_16_no_dm_route_answers_until_the_16th_birthday() {
     refused(&teen).await;
     // the account itself still works
     assert_eq!(teen.get("/v1/me").await.status, 200);
-    // nothing the teen tried changed anything
-    assert_eq!(adult.history(conv.id, "").await.len(), 1);
 
-    // the 16th birthday: access opens with nothing else to do
+    // the 16th birthday: access opens with nothing else to do, and the teen is reachable
     days.store(1, Ordering::SeqCst);
     assert_eq!(teen.get("/v1/conversations").await.status, 200);
+    let conv = adult.direct_with(&teen).await;
+    adult.send_text(conv.id, "happy birthday").await;
     assert_eq!(teen.history(conv.id, "").await.len(), 1);
-    teen.send_text(conv.id, "hi back").await;
+    teen.send_text(conv.id, "thanks").await;
     assert!(connect_ws(&teen.base, teen.token.as_deref(), None)
         .await
         .is_ok());

@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::{no_nul, safety, PgStore};
+use super::{groups, no_nul, safety, PgStore};
 use crate::error::{Error, Result};
 use crate::store::{NewGroup, Outcome};
 
@@ -41,6 +41,7 @@ fn member_row(row: &PgRow) -> Result<Member> {
         delivered_seq: row.try_get("delivered_seq")?,
         read_seq: row.try_get("read_seq")?,
         accepted: row.try_get("accepted")?,
+        invited_by: row.try_get("invited_by")?,
     })
 }
 
@@ -63,7 +64,7 @@ pub(super) async fn load_conversation(
     let mut conversation = conversation_row(&row)?;
     let rows = sqlx::query(
         "
-        SELECT m.user_id, u.username, m.delivered_seq, m.read_seq, m.accepted
+        SELECT m.user_id, u.username, m.delivered_seq, m.read_seq, m.accepted, m.invited_by
         FROM members AS m
         JOIN users AS u ON u.id = m.user_id
         WHERE m.conversation_id = $1
@@ -89,24 +90,27 @@ pub(super) async fn is_member(
     Ok(row.is_some())
 }
 
-/// `accepted`: false for the recipient of a new direct conversation (a message request).
-async fn insert_member(
+/// `accepted`: false for the recipient of a new direct conversation (a message request) and
+/// for someone invited to a group (`invited_by`).
+pub(super) async fn insert_member(
     conn: &mut PgConnection,
     conversation_id: Uuid,
     user_id: Uuid,
     now: i64,
     accepted: bool,
+    invited_by: Option<Uuid>,
 ) -> Result<()> {
     sqlx::query(
         "
         INSERT INTO members
-            (conversation_id, user_id, joined_at, delivered_seq, read_seq, accepted)
-        VALUES ($1, $2, $3, 0, 0, $4)",
+            (conversation_id, user_id, joined_at, delivered_seq, read_seq, accepted, invited_by)
+        VALUES ($1, $2, $3, 0, 0, $4, $5)",
     )
     .bind(conversation_id)
     .bind(user_id)
     .bind(now)
     .bind(accepted)
+    .bind(invited_by)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -148,8 +152,8 @@ impl PgStore {
         .rows_affected()
             == 1;
         if inserted {
-            insert_member(&mut tx, new_id, creator_id, now, true).await?;
-            insert_member(&mut tx, new_id, other_id, now, false).await?;
+            insert_member(&mut tx, new_id, creator_id, now, true, None).await?;
+            insert_member(&mut tx, new_id, other_id, now, false, None).await?;
         }
         let id: Uuid = sqlx::query("SELECT id FROM conversations WHERE direct_key = $1")
             .bind(&direct_key)
@@ -185,9 +189,22 @@ impl PgStore {
         .bind(group.created_at)
         .execute(&mut *tx)
         .await?;
-        insert_member(&mut tx, group.id, group.creator_id, group.created_at, true).await?;
+        insert_member(
+            &mut tx,
+            group.id,
+            group.creator_id,
+            group.created_at,
+            true,
+            None,
+        )
+        .await?;
+        // Everyone named is invited: texts reach them, media does not, until they accept.
         for member in &group.member_ids {
-            insert_member(&mut tx, group.id, *member, group.created_at, true).await?;
+            let (id, creator) = (group.id, group.creator_id);
+            insert_member(&mut tx, id, *member, group.created_at, false, Some(creator)).await?;
+            if group.counted.contains(member) {
+                groups::record_invite(&mut tx, id, creator, *member, group.created_at).await?;
+            }
         }
         let conversation = loaded(load_conversation(&mut tx, group.id).await?)?;
         tx.commit().await?;
@@ -204,6 +221,7 @@ impl PgStore {
         actor_id: Uuid,
         user_id: Uuid,
         now: i64,
+        counted: bool,
     ) -> Result<Outcome<Conversation>> {
         let mut tx = self.pool.begin().await?;
         if !is_member(&mut tx, conversation_id, actor_id).await? {
@@ -240,7 +258,18 @@ impl PgStore {
                 ),
             ));
         }
-        insert_member(&mut tx, conversation_id, user_id, now, true).await?;
+        insert_member(
+            &mut tx,
+            conversation_id,
+            user_id,
+            now,
+            false,
+            Some(actor_id),
+        )
+        .await?;
+        if counted {
+            groups::record_invite(&mut tx, conversation_id, actor_id, user_id, now).await?;
+        }
         let conversation = loaded(load_conversation(&mut tx, conversation_id).await?)?;
         tx.commit().await?;
         Ok(Outcome::Created(conversation))
@@ -277,7 +306,7 @@ impl PgStore {
         let member_rows = sqlx::query(
             "
             SELECT m.conversation_id, m.user_id, u.username, m.delivered_seq, m.read_seq,
-                m.accepted
+                m.accepted, m.invited_by
             FROM members AS me
             JOIN members AS m ON m.conversation_id = me.conversation_id
             JOIN users AS u ON u.id = m.user_id

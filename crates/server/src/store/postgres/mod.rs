@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 mod accounts;
 mod album;
 mod conversations;
+mod groups;
 mod messages;
 mod safety;
 mod scratch;
@@ -132,7 +133,7 @@ fn no_nul(text: &str, code: ErrorCode, what: &str) -> Result<()> {
 /// user id order, as SQLite's `group_concat` over the `(message_id, user_id)` key gives it.
 const MESSAGE_SELECT: &str = "
     SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.username AS sender, m.text, m.sent_at,
-        m.voice_media_id, m.voice_waveform, md.duration_ms AS voice_duration_ms,
+        m.event, m.voice_media_id, m.voice_waveform, md.duration_ms AS voice_duration_ms,
         md.size AS voice_size,
         CASE WHEN m.voice_media_id IS NULL THEN NULL
             ELSE ARRAY(SELECT p.user_id FROM voice_plays AS p WHERE p.message_id = m.id
@@ -157,6 +158,10 @@ fn message_row(row: &PgRow) -> Result<Message> {
             .unwrap_or_default(),
         // filled by album::fill_albums
         media: Vec::new(),
+        withheld: None,
+        event: row
+            .try_get::<Option<sqlx::types::Json<natter_protocol::GroupEvent>>, _>("event")?
+            .map(|json| json.0),
     })
 }
 
@@ -229,8 +234,9 @@ impl Store for PgStore {
         actor_id: Uuid,
         user_id: Uuid,
         now: i64,
+        counted: bool,
     ) -> Result<Outcome<Conversation>> {
-        self.member_add(conversation_id, actor_id, user_id, now)
+        self.member_add(conversation_id, actor_id, user_id, now, counted)
             .await
     }
 

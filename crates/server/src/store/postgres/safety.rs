@@ -50,6 +50,14 @@ fn times(rows: &[PgRow]) -> Result<Vec<i64>> {
         .collect()
 }
 
+fn conversation_kind(kind: Option<String>) -> Option<natter_protocol::ConversationKind> {
+    match kind.as_deref() {
+        Some("direct") => Some(natter_protocol::ConversationKind::Direct),
+        Some("group") => Some(natter_protocol::ConversationKind::Group),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl SafetyStore for PgStore {
     async fn nudity_choice(&self, user_id: Uuid) -> Result<Option<bool>> {
@@ -190,10 +198,12 @@ impl SafetyStore for PgStore {
         let rows = sqlx::query(
             "
             SELECT r.id, a.username AS reporter, b.username AS reported, r.conversation_id,
+                c.kind AS conversation_kind, c.name AS conversation_name,
                 r.reason, r.messages::text AS messages, r.created_at
             FROM reports AS r
             JOIN users AS a ON a.id = r.reporter_id
             JOIN users AS b ON b.id = r.reported_id
+            LEFT JOIN conversations AS c ON c.id = r.conversation_id
             ORDER BY r.created_at, r.added",
         )
         .fetch_all(&self.pool)
@@ -206,6 +216,10 @@ impl SafetyStore for PgStore {
                     reporter: r.try_get("reporter")?,
                     reported: r.try_get("reported")?,
                     conversation_id: r.try_get("conversation_id")?,
+                    conversation_kind: conversation_kind(r.try_get("conversation_kind")?),
+                    conversation_name: r
+                        .try_get::<Option<String>, _>("conversation_name")?
+                        .filter(|n| !n.is_empty()),
                     reason: r.try_get("reason")?,
                     messages: serde_json::from_str(&messages).map_err(Error::internal)?,
                     created_at: r.try_get("created_at")?,
@@ -225,7 +239,7 @@ impl SafetyStore for PgStore {
         let rows = if ids.is_empty() {
             let sql = format!(
                 "{MESSAGE_SELECT}
-                WHERE m.conversation_id = $1 AND m.sender_id = $2
+                WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.event IS NULL
                 ORDER BY m.seq DESC LIMIT $3"
             );
             let mut rows = sqlx::query(&sql)

@@ -29,6 +29,14 @@ const FACTS_FROM: &str = "
     JOIN members AS mb ON mb.conversation_id = c.id AND mb.user_id = $2
     WHERE c.id = $1";
 
+/// Whether member `mb` (user `$2`) of conversation `c` gets the content of message `m`:
+/// not while only invited to a group, never from someone they blocked
+/// (`natter_protocol::policy::withheld`, for files).
+const READER_MAY_SEE: &str = "
+    (c.kind = 'direct' OR mb.accepted)
+    AND NOT EXISTS (SELECT 1 FROM blocks AS b
+                    WHERE b.blocker_id = $2 AND b.blocked_id = m.sender_id)";
+
 fn facts_row(row: &PgRow) -> Result<ConversationFacts> {
     Ok(ConversationFacts {
         group: row.try_get::<String, _>("kind")? == "group",
@@ -83,6 +91,14 @@ impl PgStore {
             "SELECT {FACTS_COLUMNS},
                 ARRAY(SELECT o.user_id FROM members AS o
                       WHERE o.conversation_id = c.id) AS members,
+                c.kind = 'group' AND NOT mb.accepted AS sender_invited,
+                ARRAY(SELECT o.user_id FROM members AS o
+                      WHERE o.conversation_id = c.id AND c.kind = 'group'
+                          AND NOT o.accepted) AS invited,
+                ARRAY(SELECT b.blocker_id FROM blocks AS b
+                      JOIN members AS o ON o.conversation_id = c.id
+                          AND o.user_id = b.blocker_id
+                      WHERE b.blocked_id = $2) AS blockers,
                 ARRAY(SELECT m.sent_at FROM messages AS m
                       WHERE m.sender_id = $2 AND m.sent_at >= $3
                       ORDER BY m.sent_at) AS sent_since
@@ -99,6 +115,9 @@ impl PgStore {
         };
         Ok(Some(SendFacts {
             members: row.try_get("members")?,
+            sender_invited: row.try_get("sender_invited")?,
+            invited: row.try_get("invited")?,
+            blockers: row.try_get("blockers")?,
             facts: facts_row(&row)?,
             sent_since: row.try_get("sent_since")?,
         }))
@@ -164,13 +183,16 @@ impl PgStore {
                 OR EXISTS (
                     SELECT 1 FROM messages AS m
                     JOIN members AS mb ON mb.conversation_id = m.conversation_id
-                    WHERE m.voice_media_id = md.id AND mb.user_id = $2)
+                    JOIN conversations AS c ON c.id = m.conversation_id
+                    WHERE m.voice_media_id = md.id AND mb.user_id = $2
+                        AND {READER_MAY_SEE})
                 OR EXISTS (
                     SELECT 1 FROM album_items AS ai
                     JOIN messages AS m ON m.id = ai.message_id
                     JOIN members AS mb ON mb.conversation_id = m.conversation_id
+                    JOIN conversations AS c ON c.id = m.conversation_id
                     WHERE (ai.media_id = md.id OR ai.thumbnail_id = md.id)
-                        AND mb.user_id = $2))"
+                        AND mb.user_id = $2 AND {READER_MAY_SEE}))"
         );
         let row = sqlx::query(&sql)
             .bind(media_id)

@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::{safety, uuid_col, SqliteStore};
+use super::{groups, safety, uuid_col, SqliteStore};
 use crate::error::{Error, Result};
 use crate::store::{NewGroup, Outcome};
 
@@ -48,6 +48,10 @@ fn member_row(row: &SqliteRow) -> Result<Member> {
         delivered_seq: row.try_get("delivered_seq")?,
         read_seq: row.try_get("read_seq")?,
         accepted: row.try_get("accepted")?,
+        invited_by: row
+            .try_get::<Option<String>, _>("invited_by")?
+            .map(|s| Uuid::parse_str(&s).map_err(|e| anyhow::anyhow!("bad invited_by {s:?}: {e}")))
+            .transpose()?,
     })
 }
 
@@ -68,7 +72,7 @@ pub(super) async fn load_conversation(
     let mut conversation = conversation_row(&row)?;
     let rows = sqlx::query(
         "
-        SELECT m.user_id, u.username, m.delivered_seq, m.read_seq, m.accepted
+        SELECT m.user_id, u.username, m.delivered_seq, m.read_seq, m.accepted, m.invited_by
         FROM members AS m
         JOIN users AS u ON u.id = m.user_id
         WHERE m.conversation_id = ?1
@@ -94,24 +98,27 @@ pub(super) async fn is_member(
     Ok(row.is_some())
 }
 
-/// `accepted`: false for the recipient of a new direct conversation (a message request).
-async fn insert_member(
+/// `accepted`: false for the recipient of a new direct conversation (a message request) and
+/// for someone invited to a group (`invited_by`).
+pub(super) async fn insert_member(
     conn: &mut SqliteConnection,
     conversation_id: Uuid,
     user_id: Uuid,
     now: i64,
     accepted: bool,
+    invited_by: Option<Uuid>,
 ) -> Result<()> {
     sqlx::query(
         "
         INSERT INTO members
-            (conversation_id, user_id, joined_at, delivered_seq, read_seq, accepted)
-        VALUES (?1, ?2, ?3, 0, 0, ?4)",
+            (conversation_id, user_id, joined_at, delivered_seq, read_seq, accepted, invited_by)
+        VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)",
     )
     .bind(conversation_id.to_string())
     .bind(user_id.to_string())
     .bind(now)
     .bind(accepted)
+    .bind(invited_by.map(|id| id.to_string()))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -149,8 +156,8 @@ impl SqliteStore {
         .rows_affected()
             == 1;
         if inserted {
-            insert_member(&mut tx, new_id, creator_id, now, true).await?;
-            insert_member(&mut tx, new_id, other_id, now, false).await?;
+            insert_member(&mut tx, new_id, creator_id, now, true, None).await?;
+            insert_member(&mut tx, new_id, other_id, now, false, None).await?;
         }
         let id = sqlx::query("SELECT id FROM conversations WHERE direct_key = ?1")
             .bind(&direct_key)
@@ -186,9 +193,22 @@ impl SqliteStore {
         .bind(group.created_at)
         .execute(&mut *tx)
         .await?;
-        insert_member(&mut tx, group.id, group.creator_id, group.created_at, true).await?;
+        insert_member(
+            &mut tx,
+            group.id,
+            group.creator_id,
+            group.created_at,
+            true,
+            None,
+        )
+        .await?;
+        // Everyone named is invited: texts reach them, media does not, until they accept.
         for member in &group.member_ids {
-            insert_member(&mut tx, group.id, *member, group.created_at, true).await?;
+            let (id, creator) = (group.id, group.creator_id);
+            insert_member(&mut tx, id, *member, group.created_at, false, Some(creator)).await?;
+            if group.counted.contains(member) {
+                groups::record_invite(&mut tx, id, creator, *member, group.created_at).await?;
+            }
         }
         let conversation = loaded(load_conversation(&mut tx, group.id).await?)?;
         tx.commit().await?;
@@ -202,6 +222,7 @@ impl SqliteStore {
         actor_id: Uuid,
         user_id: Uuid,
         now: i64,
+        counted: bool,
     ) -> Result<Outcome<Conversation>> {
         let mut tx = self.write().await?;
         if !is_member(&mut tx, conversation_id, actor_id).await? {
@@ -232,7 +253,18 @@ impl SqliteStore {
                 ),
             ));
         }
-        insert_member(&mut tx, conversation_id, user_id, now, true).await?;
+        insert_member(
+            &mut tx,
+            conversation_id,
+            user_id,
+            now,
+            false,
+            Some(actor_id),
+        )
+        .await?;
+        if counted {
+            groups::record_invite(&mut tx, conversation_id, actor_id, user_id, now).await?;
+        }
         let conversation = loaded(load_conversation(&mut tx, conversation_id).await?)?;
         tx.commit().await?;
         Ok(Outcome::Created(conversation))
@@ -269,7 +301,7 @@ impl SqliteStore {
         let member_rows = sqlx::query(
             "
             SELECT m.conversation_id, m.user_id, u.username, m.delivered_seq, m.read_seq,
-                m.accepted
+                m.accepted, m.invited_by
             FROM members AS me
             JOIN members AS m ON m.conversation_id = me.conversation_id
             JOIN users AS u ON u.id = m.user_id

@@ -302,6 +302,8 @@ async fn write(
             voice: None,
             played_by: Vec::new(),
             media: Vec::new(),
+            withheld: None,
+            event: None,
         });
     }
     // Voice notes and albums carry what the store measured (duration, size, dimensions).

@@ -30,6 +30,7 @@ use conversations::{is_member, load_conversation};
 mod accounts;
 mod album;
 mod conversations;
+mod groups;
 mod messages;
 mod safety;
 mod voice;
@@ -107,7 +108,7 @@ fn media_kind(s: &str) -> Result<MediaKind> {
 /// Columns of `messages AS m JOIN users AS u` read by [`message_row`].
 const MESSAGE_SELECT: &str = "
     SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.username AS sender, m.text, m.sent_at,
-        m.voice_media_id, m.voice_waveform, md.duration_ms AS voice_duration_ms,
+        m.event, m.voice_media_id, m.voice_waveform, md.duration_ms AS voice_duration_ms,
         md.size AS voice_size,
         CASE WHEN m.voice_media_id IS NULL THEN NULL
             ELSE (SELECT group_concat(p.user_id) FROM voice_plays AS p WHERE p.message_id = m.id)
@@ -135,6 +136,11 @@ fn message_row(row: &SqliteRow) -> Result<Message> {
             .collect::<anyhow::Result<_>>()?,
         // filled by album::fill_albums
         media: Vec::new(),
+        withheld: None,
+        event: row
+            .try_get::<Option<String>, _>("event")?
+            .map(|json| serde_json::from_str(&json).context("bad group event"))
+            .transpose()?,
     })
 }
 
@@ -208,8 +214,9 @@ impl Store for SqliteStore {
         actor_id: Uuid,
         user_id: Uuid,
         now: i64,
+        counted: bool,
     ) -> Result<Outcome<Conversation>> {
-        self.member_add(conversation_id, actor_id, user_id, now)
+        self.member_add(conversation_id, actor_id, user_id, now, counted)
             .await
     }
 

@@ -32,6 +32,14 @@ fn times(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<i64>> {
         .collect()
 }
 
+fn conversation_kind(kind: Option<String>) -> Option<natter_protocol::ConversationKind> {
+    match kind.as_deref() {
+        Some("direct") => Some(natter_protocol::ConversationKind::Direct),
+        Some("group") => Some(natter_protocol::ConversationKind::Group),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl SafetyStore for SqliteStore {
     async fn nudity_choice(&self, user_id: Uuid) -> Result<Option<bool>> {
@@ -164,10 +172,12 @@ impl SafetyStore for SqliteStore {
         let rows = sqlx::query(
             "
             SELECT r.id, a.username AS reporter, b.username AS reported, r.conversation_id,
+                c.kind AS conversation_kind, c.name AS conversation_name,
                 r.reason, r.messages, r.created_at
             FROM reports AS r
             JOIN users AS a ON a.id = r.reporter_id
             JOIN users AS b ON b.id = r.reported_id
+            LEFT JOIN conversations AS c ON c.id = r.conversation_id
             ORDER BY r.created_at, r.rowid",
         )
         .fetch_all(&self.reader)
@@ -184,6 +194,10 @@ impl SafetyStore for SqliteStore {
                         .map(|c| Uuid::parse_str(&c))
                         .transpose()
                         .map_err(Error::internal)?,
+                    conversation_kind: conversation_kind(r.try_get("conversation_kind")?),
+                    conversation_name: r
+                        .try_get::<Option<String>, _>("conversation_name")?
+                        .filter(|n| !n.is_empty()),
                     reason: r.try_get("reason")?,
                     messages: serde_json::from_str(&messages).map_err(Error::internal)?,
                     created_at: r.try_get("created_at")?,
@@ -202,7 +216,7 @@ impl SafetyStore for SqliteStore {
         let rows = if ids.is_empty() {
             let sql = format!(
                 "{MESSAGE_SELECT}
-                WHERE m.conversation_id = ?1 AND m.sender_id = ?2
+                WHERE m.conversation_id = ?1 AND m.sender_id = ?2 AND m.event IS NULL
                 ORDER BY m.seq DESC LIMIT ?3"
             );
             let mut rows = sqlx::query(&sql)

@@ -40,6 +40,14 @@ const FACTS_FROM: &str = "
     JOIN members AS mb ON mb.conversation_id = c.id AND mb.user_id = ?2
     WHERE c.id = ?1";
 
+/// Whether member `mb` (user `?2`) of conversation `c` gets the content of message `m`:
+/// not while only invited to a group, never from someone they blocked
+/// (`natter_protocol::policy::withheld`, for files).
+const READER_MAY_SEE: &str = "
+    (c.kind = 'direct' OR mb.accepted = 1)
+    AND NOT EXISTS (SELECT 1 FROM blocks AS b
+                    WHERE b.blocker_id = ?2 AND b.blocked_id = m.sender_id)";
+
 fn facts_row(row: &SqliteRow) -> Result<ConversationFacts> {
     Ok(ConversationFacts {
         group: row.try_get::<String, _>("kind")? == "group",
@@ -83,6 +91,13 @@ impl SqliteStore {
             "SELECT {FACTS_COLUMNS},
                 (SELECT group_concat(o.user_id) FROM members AS o
                  WHERE o.conversation_id = c.id) AS members,
+                c.kind = 'group' AND mb.accepted = 0 AS sender_invited,
+                (SELECT group_concat(o.user_id) FROM members AS o
+                 WHERE o.conversation_id = c.id AND c.kind = 'group' AND o.accepted = 0)
+                    AS invited,
+                (SELECT group_concat(b.blocker_id) FROM blocks AS b
+                 JOIN members AS o ON o.conversation_id = c.id AND o.user_id = b.blocker_id
+                 WHERE b.blocked_id = ?2) AS blockers,
                 (SELECT group_concat(m.sent_at) FROM messages AS m
                  WHERE m.sender_id = ?2 AND m.sent_at >= ?3) AS sent_since
             {FACTS_FROM}"
@@ -99,11 +114,14 @@ impl SqliteStore {
         let list = |col: &str| -> Result<String> {
             Ok(row.try_get::<Option<String>, _>(col)?.unwrap_or_default())
         };
-        let members = list("members")?
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| Uuid::parse_str(s).map_err(|e| anyhow::anyhow!("bad member id {s:?}: {e}")))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let ids = |col: &str| -> Result<Vec<Uuid>> {
+            Ok(list(col)?
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| Uuid::parse_str(s).map_err(|e| anyhow::anyhow!("bad user id {s:?}: {e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?)
+        };
+        let members = ids("members")?;
         let mut sent_since = list("sent_since")?
             .split(',')
             .filter(|s| !s.is_empty())
@@ -115,6 +133,9 @@ impl SqliteStore {
         sent_since.sort_unstable();
         Ok(Some(SendFacts {
             members,
+            sender_invited: row.try_get("sender_invited")?,
+            invited: ids("invited")?,
+            blockers: ids("blockers")?,
             facts: facts_row(&row)?,
             sent_since,
         }))
@@ -181,13 +202,16 @@ impl SqliteStore {
                 OR EXISTS (
                     SELECT 1 FROM messages AS m
                     JOIN members AS mb ON mb.conversation_id = m.conversation_id
-                    WHERE m.voice_media_id = md.id AND mb.user_id = ?2)
+                    JOIN conversations AS c ON c.id = m.conversation_id
+                    WHERE m.voice_media_id = md.id AND mb.user_id = ?2
+                        AND {READER_MAY_SEE})
                 OR EXISTS (
                     SELECT 1 FROM album_items AS ai
                     JOIN messages AS m ON m.id = ai.message_id
                     JOIN members AS mb ON mb.conversation_id = m.conversation_id
+                    JOIN conversations AS c ON c.id = m.conversation_id
                     WHERE (ai.media_id = md.id OR ai.thumbnail_id = md.id)
-                        AND mb.user_id = ?2))"
+                        AND mb.user_id = ?2 AND {READER_MAY_SEE}))"
         );
         let row = sqlx::query(&sql)
             .bind(media_id.to_string())
