@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod bus;
 pub mod error;
 pub mod extract;
+pub mod frames;
 pub mod metrics;
 pub mod routes;
 pub mod state;
@@ -68,6 +69,10 @@ pub struct ServerConfig {
     /// Where media bytes live: `None` for the directory `data_dir/media`, or an
     /// `s3://BUCKET[/PREFIX]` URL (endpoint and credentials from the `AWS_*` environment).
     pub media: Option<String>,
+    /// The program that decodes a video's frames for the nudity filter, in a separate,
+    /// resource-limited process ([`frames`]). `None`: videos are judged by their poster only,
+    /// so a video from an account under 18 is refused (it cannot be checked).
+    pub frame_worker: Option<frames::FrameWorker>,
 }
 
 impl ServerConfig {
@@ -85,6 +90,7 @@ impl ServerConfig {
             database: None,
             bus: None,
             media: None,
+            frame_worker: None,
         }
     }
 }
@@ -144,6 +150,20 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .await
         .context("loading the nudity classifier")?
         .context("loading the nudity classifier")?;
+    let frames = match config.frame_worker {
+        Some(worker) => {
+            tracing::info!(program = %worker.program.display(), concurrency = worker.concurrency,
+                timeout_s = worker.timeout.as_secs_f32(), "video frames are judged by the frame worker");
+            Some(Arc::new(frames::FrameDecoder::new(worker)))
+        }
+        None => {
+            tracing::warn!(
+                "no frame worker: videos are judged by their poster only, and videos from \
+                 accounts under 18 are refused"
+            );
+            None
+        }
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -159,6 +179,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         bus,
         metrics: Arc::new(metrics::Metrics::new()),
         classifier: Arc::new(classifier),
+        frames,
         limits: config.limits,
         token_ttl: config.token_ttl,
         allowed_origins: config.allowed_origins.into(),

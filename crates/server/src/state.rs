@@ -47,6 +47,9 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The nudity classifier every uploaded photo and thumbnail goes through.
     pub classifier: Arc<natter_safety::Classifier>,
+    /// Decodes uploaded videos' frames out of process for the classifier (`None`: not
+    /// configured; see `ServerConfig::frame_worker`).
+    pub frames: Option<Arc<crate::frames::FrameDecoder>>,
     pub limits: crate::routes::safety::RateLimits,
     pub token_ttl: Duration,
     pub allowed_origins: Arc<[String]>,

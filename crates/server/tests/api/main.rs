@@ -14,4 +14,5 @@ mod ops;
 mod rules;
 mod safety;
 mod uploads;
+mod video_safety;
 mod voice;
