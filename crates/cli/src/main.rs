@@ -253,6 +253,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Hidden: `natter server` runs its own binary this way to decode videos' frames in a
+    // separate, resource-limited process (natter_server::frames). Before anything else starts.
+    if std::env::args_os().nth(1).as_deref() == Some(natter_server::frames::WORKER_ARG.as_ref()) {
+        return natter_server::frames::worker_main();
+    }
     let cli = Cli::parse();
     let is_server = matches!(cli.command, Command::Server { .. });
     init_logging(is_server, cli.log_format);
@@ -319,6 +324,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.limits.messages_per_minute = messages_per_minute;
         config.limits.new_conversations_per_day = new_conversations_per_day;
         config.token_ttl = Duration::from_secs(token_ttl_days.saturating_mul(24 * 60 * 60));
+        config.frame_worker = Some(
+            natter_server::frames::FrameWorker::this_program()
+                .context("finding this program for the frame worker")?,
+        );
         return serve(config).await;
     }
     let command = match cli.command {
