@@ -8,8 +8,10 @@
 //! [`MAX_FRAMES`] keyframes spread over the video, already shrunk to the classifier's
 //! 224×224 input, on its stdout. The worker runs:
 //!
-//! - with an empty environment, `/` as its directory, stdio as its only descriptors (every
-//!   descriptor the server opens is close-on-exec) and in a process group of its own;
+//! - with an empty environment, `/` as its directory, and in a process group of its own; every
+//!   descriptor the server opens is close-on-exec, so the worker gets stdio and only what the
+//!   server itself inherited without close-on-exec ([`inherited_descriptors`]: warned about
+//!   at start; closing them would need unsafe code);
 //! - under resource limits the server sets on it (Linux `prlimit`, before a byte of the video
 //!   is written to it): address space ([`FrameWorker::memory_bytes`]), CPU time
 //!   ([`FrameWorker::cpu_seconds`]), no core dumps, no file writes, and no descriptors beyond
@@ -107,8 +109,8 @@ pub enum FrameError {
     Limits(std::io::Error),
     #[error("the frame worker took longer than {0:?} and was killed")]
     Timeout(Duration),
-    #[error("the frame worker was killed by signal {0}")]
-    Signal(i32),
+    #[error("the frame worker was killed by signal {signal}: {stderr}")]
+    Signal { signal: i32, stderr: String },
     #[error("the frame worker failed ({status}): {stderr}")]
     Failed { status: String, stderr: String },
     #[error("the frame worker's output is not frames: {0}")]
@@ -168,8 +170,9 @@ impl FrameDecoder {
                 // then does the video reach it.
                 let mut magic = [0u8; 4];
                 if stdout.read_exact(&mut magic).await.is_err() || &magic != MAGIC {
+                    // Not a worker, or one that failed at once: its exit says which (within
+                    // the timeout).
                     drop(stdin);
-                    let _ = killer.start_kill();
                     return Ok(None);
                 }
                 if let Err(e) = limit(pid, w) {
@@ -202,13 +205,14 @@ impl FrameDecoder {
         let status = status.map_err(FrameError::Spawn)?;
         let out = out?;
         if !status.success() {
+            let stderr = String::from_utf8_lossy(&err).trim().to_string();
             #[cfg(unix)]
             if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
-                return Err(FrameError::Signal(signal));
+                return Err(FrameError::Signal { signal, stderr });
             }
             return Err(FrameError::Failed {
                 status: status.to_string(),
-                stderr: String::from_utf8_lossy(&err).trim().to_string(),
+                stderr,
             });
         }
         match out {
@@ -217,6 +221,34 @@ impl FrameDecoder {
             Some((frames, false)) => Ok(frames),
         }
     }
+}
+
+/// Descriptors above stdio this process holds without close-on-exec, which every child
+/// (the frame worker too) inherits: ones its launcher passed down (a build tool's jobserver
+/// pipe, a socket). Everything the server opens itself is close-on-exec; closing inherited
+/// ones in the child needs `pre_exec`/`close_range`, i.e. unsafe code, which the workspace
+/// forbids, so the server names them in a warning instead. Linux only (reads `/proc`).
+pub fn inherited_descriptors() -> Vec<u32> {
+    const O_CLOEXEC: u32 = 0o2_000_000;
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut fds: Vec<u32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .filter(|fd| {
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+                .ok()
+                .and_then(|info| {
+                    let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+                    u32::from_str_radix(flags.trim(), 8).ok()
+                })
+                // Gone (the directory listing's own descriptor) or close-on-exec: fine.
+                .is_some_and(|flags| flags & O_CLOEXEC == 0)
+        })
+        .collect();
+    fds.sort_unstable();
+    fds
 }
 
 /// Reads a pipe to its end, keeping at most `cap` bytes. Past `cap`: `drain` goes on reading

@@ -154,6 +154,14 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         Some(worker) => {
             tracing::info!(program = %worker.program.display(), concurrency = worker.concurrency,
                 timeout_s = worker.timeout.as_secs_f32(), "video frames are judged by the frame worker");
+            let inherited = frames::inherited_descriptors();
+            if !inherited.is_empty() {
+                tracing::warn!(
+                    ?inherited,
+                    "descriptors this server inherited without close-on-exec reach the frame \
+                     worker too; start the server with stdio only"
+                );
+            }
             Some(Arc::new(frames::FrameDecoder::new(worker)))
         }
         None => {
