@@ -112,7 +112,7 @@ pub async fn check_invitation_rate(state: &AppState, user: Uuid, strangers: usiz
         .ok()
         .zip(u32::try_from(strangers).ok())
     {
-        Some((room, n)) if n <= room - 1 => wait_for(&times, room - n, DAY_MS, now),
+        Some((room, n)) if n < room => wait_for(&times, room - n, DAY_MS, now),
         _ => Some(u64::try_from(DAY_MS / 1000).unwrap_or(u64::MAX)),
     };
     if let Some(wait) = wait {

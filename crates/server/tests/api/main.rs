@@ -6,6 +6,7 @@ mod accounts;
 mod album;
 mod cluster;
 mod conversations;
+mod groups;
 mod instances;
 mod lifecycle;
 mod live;

@@ -164,7 +164,9 @@ async fn store_each(
     Ok(outcomes)
 }
 
-/// What storing one message inside a batch's transaction came to.
+/// What storing one message inside a batch's transaction came to. Lives for one message
+/// and is moved once into the answer: boxing the message would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Stored {
     /// Stored, found already stored, or refused before anything of it was written.
     Answer(Result<Outcome<Message>>),
@@ -184,6 +186,7 @@ async fn insert_one(conn: &mut SqliteConnection, message: &NewMessage) -> Stored
     }
 }
 
+#[allow(clippy::large_enum_variant)] // as `Stored`: short-lived, moved once
 enum Checked {
     /// Not stored yet, and every rule lets it be: the sender's username.
     New { sender: String },
