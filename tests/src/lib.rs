@@ -280,6 +280,17 @@ impl TestClient {
         .await
     }
 
+    /// Accepts the invitation to group `conv` once it has reached this client (being added to
+    /// a group is an invitation: texts only until accepted).
+    pub async fn join(&self, conv: Uuid) {
+        eventually(&format!("{} is invited to {conv}", self.name), || async {
+            let requests = self.client.requests().await.ok()?;
+            requests.iter().any(|c| c.id == conv).then_some(())
+        })
+        .await;
+        self.client.accept_request(conv).await.expect("accept");
+    }
+
     /// Stops the client the way quitting the app does.
     pub async fn quit(self) {
         self.client.shutdown().await;

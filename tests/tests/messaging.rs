@@ -56,6 +56,9 @@ async fn group_messages_reach_every_member_and_read_needs_everyone() {
         .await
         .unwrap();
     assert_eq!(group.members, ["alice", "bob", "carol"]);
+    assert_eq!(group.invited, ["bob", "carol"], "both only invited so far");
+    bob.join(group.id).await;
+    carol.join(group.id).await;
 
     let sent = alice.send(group.id, "Picnic on Saturday?").await;
     for member in [&bob, &carol] {
@@ -93,6 +96,7 @@ async fn someone_added_later_sees_the_group_and_new_messages() {
         .create_group("Book club", &["bob".into()])
         .await
         .unwrap();
+    bob.join(group.id).await;
     alice.send(group.id, "first").await;
     bob.wait_for_text(group.id, "first").await;
 
@@ -104,6 +108,7 @@ async fn someone_added_later_sees_the_group_and_new_messages() {
     );
 
     alice.client.add_member(group.id, "carol").await.unwrap();
+    carol.join(group.id).await;
     alice.send(group.id, "welcome carol").await;
     carol.wait_for_text(group.id, "welcome carol").await;
 }

@@ -204,8 +204,10 @@ async fn an_explicit_photo_is_refused_under_18_blurred_for_a_filtered_adult_and_
         .await
         .expect("group")
         .id;
+    alice.join(group).await;
+    dave.join(group).await;
     carol.send(group, "pics from today").await;
-    teen_waits_for(&teen, group).await;
+    teen_joins(&teen, group).await;
 
     // on the teen's own device it never gets as far as the tray
     let staged = stage_explicit(&teen, group).await;
@@ -266,11 +268,18 @@ async fn stage_explicit(c: &Client, conv: uuid::Uuid) -> Vec<natter_core::StageR
     .expect("staging runs")
 }
 
-async fn teen_waits_for(teen: &Client, conv: uuid::Uuid) {
-    natter_tests::eventually("the teen has the group", || async {
-        teen.conversation(conv).await.ok()
+/// The teen accepts the invitation to `conv` once it has arrived.
+async fn teen_joins(teen: &Client, conv: uuid::Uuid) {
+    natter_tests::eventually("the teen is invited", || async {
+        teen.requests()
+            .await
+            .ok()?
+            .iter()
+            .any(|c| c.id == conv)
+            .then_some(())
     })
     .await;
+    teen.accept_request(conv).await.expect("accept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,6 +204,8 @@ async fn when_a_note_ends_the_next_unheard_one_is_found_in_group_chats_too() {
         .await
         .expect("group")
         .id;
+    bob.join(group).await;
+    carol.join(group).await;
     alice.send(group, "welcome").await;
     bob.wait_for_text(group, "welcome").await;
     let note = opusenc_note(1);

@@ -197,30 +197,65 @@ enum Command {
         #[arg(long)]
         username: String,
     },
-    /// Message requests waiting for an answer (conversations started by people you never
-    /// wrote to).
+    /// Leave a group: nothing more reaches you, and the others see that you left.
+    GroupLeave {
+        #[arg(long)]
+        conversation: Uuid,
+    },
+    /// Remove a member from a group you created.
+    GroupRemove {
+        #[arg(long)]
+        conversation: Uuid,
+        #[arg(long)]
+        username: String,
+    },
+    /// Rename a group you created.
+    GroupRename {
+        #[arg(long)]
+        conversation: Uuid,
+        #[arg(long)]
+        name: String,
+    },
+    /// Message requests waiting for an answer: conversations started by people you never
+    /// wrote to, and groups you were invited to.
     Requests {
         #[arg(long)]
         json: bool,
     },
-    /// Accept the message request from a user.
+    /// Accept the message request from a user, or a group invitation.
     Accept {
+        #[arg(
+            long,
+            conflicts_with = "conversation",
+            required_unless_present = "conversation"
+        )]
+        from: Option<String>,
+        /// A group invitation (or any request) by its conversation id.
         #[arg(long)]
-        from: String,
+        conversation: Option<Uuid>,
     },
-    /// Delete the message request from a user.
+    /// Delete the message request from a user, or decline a group invitation.
     DeleteRequest {
+        #[arg(
+            long,
+            conflicts_with = "conversation",
+            required_unless_present = "conversation"
+        )]
+        from: Option<String>,
         #[arg(long)]
-        from: String,
+        conversation: Option<Uuid>,
     },
     /// Block a user: nothing can be sent between you either way.
     Block { username: String },
     /// Unblock a user.
     Unblock { username: String },
-    /// Report a user to the moderators, with your direct conversation's messages.
+    /// Report a user to the moderators, with their messages in a conversation (your direct
+    /// chat with them unless `--conversation` names a group).
     Report {
         #[arg(long)]
         user: String,
+        #[arg(long)]
+        conversation: Option<Uuid>,
         #[arg(long)]
         reason: String,
         /// Message ids to include (default: their latest messages).
@@ -458,6 +493,18 @@ fn human_message(m: &MessageView) -> String {
     } else {
         String::new()
     };
+    if let Some(event) = &m.event {
+        use natter_core::protocol::GroupEvent;
+        let line = match event {
+            GroupEvent::Left { username, .. } => format!("{username} left"),
+            GroupEvent::Removed { username, .. } => format!("{} removed {username}", m.sender),
+            GroupEvent::Renamed { name } => format!("{} renamed the group to {name:?}", m.sender),
+        };
+        return format!("{at} -- {line}");
+    }
+    if m.blocked_sender {
+        return format!("{at} [message from someone you blocked]");
+    }
     let body = match &m.voice {
         Some(v) => format!(
             "[voice note {}:{:02}{}]",
@@ -591,15 +638,35 @@ async fn client_command(client: &Client, command: Command) -> anyhow::Result<()>
             }
         }
         Command::Requests { json } => rules::requests(client, json).await?,
-        Command::Accept { from } => rules::accept(client, &from).await?,
-        Command::DeleteRequest { from } => rules::delete_request(client, &from).await?,
+        Command::Accept { from, conversation } => {
+            rules::accept(client, from.as_deref(), conversation).await?
+        }
+        Command::DeleteRequest { from, conversation } => {
+            rules::delete_request(client, from.as_deref(), conversation).await?
+        }
+        Command::GroupLeave { conversation } => {
+            client.leave_group(conversation).await?;
+            println!("left the group");
+        }
+        Command::GroupRemove {
+            conversation,
+            username,
+        } => {
+            let conv = client.remove_member(conversation, &username).await?;
+            println!("{} now has {} members", conv.title, conv.members.len());
+        }
+        Command::GroupRename { conversation, name } => {
+            let conv = client.rename_group(conversation, &name).await?;
+            println!("renamed to {}", conv.title);
+        }
         Command::Block { username } => rules::block(client, &username, false).await?,
         Command::Unblock { username } => rules::block(client, &username, true).await?,
         Command::Report {
             user,
+            conversation,
             reason,
             messages,
-        } => rules::report(client, &user, &reason, messages).await?,
+        } => rules::report(client, &user, conversation, &reason, messages).await?,
         Command::Settings { nudity_filter } => rules::settings(client, nudity_filter).await?,
         Command::Conversations { json } => {
             if let Err(e) = client.sync_now().await {

@@ -47,32 +47,91 @@ async fn request_from(client: &Client, username: &str) -> anyhow::Result<Uuid> {
         })
 }
 
+/// The request named by `--from USER` or `--conversation ID`.
+async fn the_request(
+    client: &Client,
+    from: Option<&str>,
+    id: Option<Uuid>,
+) -> anyhow::Result<Uuid> {
+    match (from, id) {
+        (_, Some(id)) => {
+            if let Err(e) = client.sync_now().await {
+                tracing::info!(error = %e, "looking at cached requests only");
+            }
+            if client.requests().await?.iter().any(|c| c.id == id) {
+                Ok(id)
+            } else {
+                Err(CoreError::Api(ApiError::new(
+                    ErrorCode::ConversationNotFound,
+                    format!("no request or invitation {id}"),
+                ))
+                .into())
+            }
+        }
+        (Some(from), None) => request_from(client, from).await,
+        (None, None) => anyhow::bail!("say which request: --from USER or --conversation ID"),
+    }
+}
+
+/// A request as `requests --json` prints it: the conversation, its kind, and for a group
+/// invitation the group's name and who invited (`name` and `inviter`).
+fn request_json(c: &natter_core::ConversationView) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(c)?;
+    let group = c.kind == natter_core::protocol::ConversationKind::Group;
+    value["name"] = serde_json::json!(group.then_some(&c.title));
+    value["inviter"] = serde_json::json!(c.invited_by);
+    value["member_count"] = serde_json::json!(c.members.len());
+    Ok(value)
+}
+
 pub async fn requests(client: &Client, json: bool) -> anyhow::Result<()> {
     if let Err(e) = client.sync_now().await {
         tracing::info!(error = %e, "showing cached requests only");
     }
     let requests = client.requests().await?;
     if json {
-        return print_json(&requests);
+        let entries = requests
+            .iter()
+            .map(request_json)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return print_json(&entries);
     }
     for c in &requests {
         let last = c.last_message.as_ref().map_or("", |m| m.text.as_str());
-        println!("{} {}: {last}", c.id, c.title);
+        match &c.invited_by {
+            Some(inviter) => println!(
+                "{} group {} ({} members), invited by {inviter}: {last}",
+                c.id,
+                c.title,
+                c.members.len()
+            ),
+            None => println!("{} {}: {last}", c.id, c.title),
+        }
     }
     Ok(())
 }
 
-pub async fn accept(client: &Client, from: &str) -> anyhow::Result<()> {
-    let id = request_from(client, from).await?;
+pub async fn accept(client: &Client, from: Option<&str>, id: Option<Uuid>) -> anyhow::Result<()> {
+    let id = the_request(client, from, id).await?;
     let c = client.accept_request(id).await?;
-    println!("accepted the request from {}", c.title);
+    match c.kind {
+        natter_core::protocol::ConversationKind::Group => println!("joined {}", c.title),
+        natter_core::protocol::ConversationKind::Direct => {
+            println!("accepted the request from {}", c.title)
+        }
+    }
     Ok(())
 }
 
-pub async fn delete_request(client: &Client, from: &str) -> anyhow::Result<()> {
-    let id = request_from(client, from).await?;
+pub async fn delete_request(
+    client: &Client,
+    from: Option<&str>,
+    id: Option<Uuid>,
+) -> anyhow::Result<()> {
+    let id = the_request(client, from, id).await?;
+    let title = client.conversation(id).await?.title;
     client.delete_request(id).await?;
-    println!("deleted the request from {}", from.trim().to_lowercase());
+    println!("deleted the request from {title}");
     Ok(())
 }
 
@@ -90,14 +149,20 @@ pub async fn block(client: &Client, username: &str, unblock: bool) -> anyhow::Re
 pub async fn report(
     client: &Client,
     user: &str,
+    conversation: Option<Uuid>,
     reason: &str,
     messages: Vec<Uuid>,
 ) -> anyhow::Result<()> {
     let me = client.account().ok_or(CoreError::NotSignedIn)?;
-    let conversation = client
-        .cache()
-        .direct_with(me.id, &user.trim().to_lowercase())
-        .await?;
+    let conversation = match conversation {
+        Some(id) => Some(id),
+        None => {
+            client
+                .cache()
+                .direct_with(me.id, &user.trim().to_lowercase())
+                .await?
+        }
+    };
     client.report(user, conversation, messages, reason).await?;
     println!("reported {} to the moderators", user.trim().to_lowercase());
     Ok(())
@@ -139,8 +204,12 @@ pub async fn admin(
             Ok(reports) if json => print_json(&reports),
             Ok(reports) => {
                 for r in &reports {
+                    let place = match (&r.conversation_kind, &r.conversation_name) {
+                        (Some(_), Some(name)) => format!(" in the group {name:?}"),
+                        _ => String::new(),
+                    };
                     println!(
-                        "{} {} reported {}: {} ({} messages)",
+                        "{} {} reported {}{place}: {} ({} messages)",
                         r.id,
                         r.reporter,
                         r.reported,

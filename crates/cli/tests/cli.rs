@@ -598,3 +598,124 @@ fn requests_accept_block_report_and_settings_from_the_command_line() {
         .ok("alice", &["settings", "--nudity-filter", "off"])
         .contains("nudity filter: off"));
 }
+
+#[test]
+fn group_invitations_leaving_removing_renaming_and_reports_from_the_command_line() {
+    let server = ServerProcess::start();
+    let root = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&server.url, root.path());
+    for name in ["stranger", "teen", "carol"] {
+        cli.signup(name);
+    }
+    let json = |out: String| serde_json::from_str::<Value>(&out).unwrap();
+    let group = json(cli.ok(
+        "stranger",
+        &[
+            "group-create",
+            "--name",
+            "fun",
+            "--members",
+            "teen,carol",
+            "--json",
+        ],
+    ));
+    let id = group["id"].as_str().unwrap().to_string();
+    cli.ok(
+        "stranger",
+        &["send", "--conversation", &id, "--text", "hello there"],
+    );
+
+    // An invitation sits with the requests, saying what it is.
+    let requests = json(cli.ok("teen", &["requests", "--json"]));
+    let requests = requests.as_array().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["kind"], "group");
+    assert_eq!(requests[0]["name"], "fun");
+    assert_eq!(requests[0]["inviter"], "stranger");
+    assert_eq!(requests[0]["member_count"], 3);
+    let listed = json(cli.ok("teen", &["messages", "--conversation", &id, "--json"]));
+    assert_eq!(texts(listed.as_array().unwrap()), ["hello there"]);
+    // An invitee cannot write yet.
+    let err = cli.fails(
+        "teen",
+        &[
+            "send",
+            "--conversation",
+            &id,
+            "--text",
+            "hi",
+            "--timeout",
+            "5",
+        ],
+    );
+    assert!(err.contains("invitation_pending"), "{err}");
+
+    // carol declines: out, and the group is not in her lists any more.
+    cli.ok("carol", &["delete-request", "--conversation", &id]);
+    assert!(json(cli.ok("carol", &["requests", "--json"]))
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // teen accepts, then the admin renames, and only the admin may remove.
+    cli.ok("teen", &["accept", "--conversation", &id]);
+    let main = json(cli.ok("teen", &["conversations", "--json"]));
+    assert_eq!(main.as_array().unwrap().len(), 1);
+    assert!(cli
+        .ok(
+            "stranger",
+            &["group-rename", "--conversation", &id, "--name", "fun 2"]
+        )
+        .contains("fun 2"));
+    let err = cli.fails(
+        "teen",
+        &[
+            "group-remove",
+            "--conversation",
+            &id,
+            "--username",
+            "stranger",
+        ],
+    );
+    assert!(err.contains("not_group_creator"), "{err}");
+    let human = cli.ok("teen", &["messages", "--conversation", &id]);
+    assert!(human.contains("renamed the group to \"fun 2\""), "{human}");
+
+    // A report from the group names it for the moderators.
+    cli.ok(
+        "teen",
+        &[
+            "report",
+            "--user",
+            "stranger",
+            "--conversation",
+            &id,
+            "--reason",
+            "creepy",
+        ],
+    );
+    let out = Command::new(BIN)
+        .args(["admin", "--data"])
+        .arg(server.data.path())
+        .args(["reports", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["conversation_kind"], "group");
+    assert_eq!(reports[0]["conversation_name"], "fun 2");
+    assert_eq!(reports[0]["messages"][0]["text"], "hello there");
+
+    // teen leaves: gone from the lists; the stranger sees the line.
+    cli.ok("teen", &["group-leave", "--conversation", &id]);
+    assert!(json(cli.ok("teen", &["conversations", "--json"]))
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let seen = cli.ok("stranger", &["messages", "--conversation", &id]);
+    assert!(seen.contains("teen left"), "{seen}");
+    let left = cli.fails(
+        "stranger",
+        &["group-remove", "--conversation", &id, "--username", "teen"],
+    );
+    assert!(left.contains("user_not_found"), "{left}");
+}

@@ -24,6 +24,7 @@ fn conversation(me: Uuid, other: Uuid) -> Conversation {
                 delivered_seq: 0,
                 read_seq: 0,
                 accepted: true,
+                invited_by: None,
             },
             Member {
                 user_id: other,
@@ -31,6 +32,7 @@ fn conversation(me: Uuid, other: Uuid) -> Conversation {
                 delivered_seq: 0,
                 read_seq: 0,
                 accepted: true,
+                invited_by: None,
             },
         ],
         last_seq: 0,
@@ -51,6 +53,8 @@ fn messages(conv: Uuid, sender: Uuid, from_seq: i64, n: i64) -> Vec<Message> {
             voice: None,
             played_by: Vec::new(),
             media: Vec::new(),
+            withheld: None,
+            event: None,
         })
         .collect()
 }

@@ -343,6 +343,34 @@ impl Api {
         Self::send_empty(self.request(Method::POST, &path, Some(token))?).await
     }
 
+    pub(crate) async fn leave(&self, token: &str, conversation: Uuid) -> Result<()> {
+        let path = format!("/v1/conversations/{conversation}/leave");
+        Self::send_empty(self.request(Method::POST, &path, Some(token))?).await
+    }
+
+    pub(crate) async fn remove_member(
+        &self,
+        token: &str,
+        conversation: Uuid,
+        username: &str,
+    ) -> Result<Conversation> {
+        let path = format!("/v1/conversations/{conversation}/members/{username}");
+        Self::send(self.request(Method::DELETE, &path, Some(token))?).await
+    }
+
+    pub(crate) async fn rename_group(
+        &self,
+        token: &str,
+        conversation: Uuid,
+        name: &str,
+    ) -> Result<Conversation> {
+        let path = format!("/v1/conversations/{conversation}");
+        let body = natter_protocol::RenameGroupRequest {
+            name: name.to_string(),
+        };
+        Self::send(self.json(Method::PATCH, &path, Some(token), &body)?).await
+    }
+
     pub(crate) async fn blocked(&self, token: &str) -> Result<Vec<natter_protocol::UserSummary>> {
         Self::send(self.request(Method::GET, "/v1/blocks", Some(token))?).await
     }

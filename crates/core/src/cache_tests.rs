@@ -40,6 +40,7 @@ async fn fixture() -> Fixture {
         delivered_seq: 0,
         read_seq: 0,
         accepted: true,
+        invited_by: None,
     };
     cache
         .upsert_conversations(&[Conversation {
@@ -74,6 +75,8 @@ fn msg(f: &Fixture, seq: i64, from: Uuid, text: &str) -> Message {
         voice: None,
         played_by: Vec::new(),
         media: Vec::new(),
+        withheld: None,
+        event: None,
     }
 }
 

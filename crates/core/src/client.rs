@@ -397,7 +397,10 @@ impl Client {
     }
 
     /// Caches a conversation the server just returned and tells the front ends.
-    async fn remember(&self, conv: natter_protocol::Conversation) -> Result<ConversationView> {
+    pub(crate) async fn remember(
+        &self,
+        conv: natter_protocol::Conversation,
+    ) -> Result<ConversationView> {
         self.inner
             .cache
             .upsert_conversations(std::slice::from_ref(&conv))

@@ -9,6 +9,7 @@ mod api;
 mod cache;
 mod client;
 mod error;
+mod groups;
 mod outbox;
 mod safety;
 mod sync;

@@ -2,7 +2,7 @@
 //! reporting, the nudity filter setting, and the on-device classifier every photo goes
 //! through before it is staged. The server applies the same rules and is the authority.
 
-use natter_protocol::{validate, ApiError, ReportRequest, UserSummary};
+use natter_protocol::{validate, ApiError, ReportRequest, UserSummary, Withheld};
 use uuid::Uuid;
 
 use crate::client::Client;
@@ -44,13 +44,16 @@ impl Client {
     }
 
     /// Accepts a message request: it moves to the main list and the other person may send
-    /// photos, videos and voice notes.
+    /// photos, videos and voice notes. A group invitation: this account joins, and the
+    /// group's photos, videos and voice notes, withheld until now, are fetched.
     pub async fn accept_request(&self, conversation: Uuid) -> Result<ConversationView> {
         let (token, _) = self.auth()?;
         let conv = self.api().accept(&token, conversation).await?;
         self.inner
             .cache
             .upsert_conversations(std::slice::from_ref(&conv))
+            .await?;
+        self.refetch_withheld(Some(conversation), Withheld::Invitation, None)
             .await?;
         let view = self.conversation(conversation).await?;
         self.emit(CoreEvent::Conversation {
@@ -60,7 +63,8 @@ impl Client {
     }
 
     /// Deletes a message request (or a conversation) from this account's lists; it comes
-    /// back only if the other person writes again.
+    /// back only if the other person writes again. A group invitation is declined: the group
+    /// never appears again unless someone invites this account anew.
     pub async fn delete_request(&self, conversation: Uuid) -> Result<()> {
         let (token, _) = self.auth()?;
         self.api().delete_conversation(&token, conversation).await?;
@@ -91,8 +95,20 @@ impl Client {
     pub async fn unblock(&self, username: &str) -> Result<()> {
         let (token, me) = self.auth()?;
         let username = username.trim().to_lowercase();
+        let was = self
+            .inner
+            .cache
+            .blocked_users()
+            .await?
+            .into_iter()
+            .find(|u| u.username == username);
         self.api().unblock(&token, &username).await?;
         self.refresh_blocked().await?;
+        // What they wrote in shared groups while blocked is fetched whole from now on.
+        if let Some(was) = was {
+            self.refetch_withheld(None, Withheld::Blocked, Some(was.id))
+                .await?;
+        }
         if let Some(id) = self.inner.cache.direct_with(me.id, &username).await? {
             self.emit(CoreEvent::Conversation {
                 conversation: self.conversation(id).await?,

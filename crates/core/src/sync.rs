@@ -181,6 +181,12 @@ async fn apply_events(client: &Client, events: Vec<ServerEvent>) -> Result<()> {
                 user_id,
                 ..
             } => client.apply_played(message_id, user_id).await?,
+            ServerEvent::Conversation { conversation }
+                if !conversation.members.iter().any(|m| m.user_id == me) =>
+            {
+                // Left, declined or removed: it goes from this device's lists.
+                client.forget(conversation.id).await?;
+            }
             ServerEvent::Conversation { conversation } => {
                 let id = conversation.id;
                 client
@@ -266,6 +272,13 @@ pub(crate) async fn catch_up(client: &Client) -> Result<()> {
     client.refresh_safety().await?;
     let convs = client.api().conversations(&token).await?;
     cache.upsert_conversations(&convs).await?;
+    // What the server no longer lists for this account (left, removed, declined or deleted
+    // elsewhere) goes from this device too.
+    for cached in cache.conversation_ids().await? {
+        if !convs.iter().any(|c| c.id == cached) {
+            client.forget(cached).await?;
+        }
+    }
     for conv in &convs {
         catch_up_conversation(client, conv.id).await?;
     }
@@ -283,7 +296,7 @@ pub(crate) async fn catch_up(client: &Client) -> Result<()> {
     client.catch_up_played().await
 }
 
-async fn catch_up_conversation(client: &Client, conv: Uuid) -> Result<()> {
+pub(crate) async fn catch_up_conversation(client: &Client, conv: Uuid) -> Result<()> {
     let (token, _) = client.auth()?;
     let cache = &client.inner.cache;
     let Some((mut synced, last)) = cache.sync_positions(conv).await? else {

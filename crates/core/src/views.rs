@@ -51,6 +51,10 @@ pub struct MessageView {
     pub voice: Option<VoiceView>,
     /// An album's photos and videos in order (`text` is then the caption); empty otherwise.
     pub media: Vec<MediaItemView>,
+    /// From someone this account blocked: shown as a quiet placeholder, with no content.
+    pub blocked_sender: bool,
+    /// A line about the group itself ("X left"), not something anyone wrote.
+    pub event: Option<natter_protocol::GroupEvent>,
 }
 
 /// A photo or video of an album as a chat shows it. Its files are fetched by id (the
@@ -130,6 +134,10 @@ pub struct ConversationView {
     pub title: String,
     /// Usernames of every member, this account included.
     pub members: Vec<String>,
+    /// Groups: the members only invited so far (they get texts only until they accept).
+    pub invited: Vec<String>,
+    /// A group this account is invited to: who invited it (`request` is then true).
+    pub invited_by: Option<String>,
     /// Whether this account created it (may add group members).
     pub is_creator: bool,
     pub last_message: Option<MessageView>,
@@ -143,8 +151,9 @@ pub struct ConversationView {
     pub media_blocked: Option<natter_protocol::ApiError>,
     /// The reminder shown before media goes out here (who can see it, that it can be saved).
     pub media_reminder: MediaReminder,
-    /// A message request: someone this account has never written to started it. It sits in
-    /// the Requests list (no unread badge) until accepted, replied to, deleted or blocked.
+    /// A message request: someone this account has never written to started it, or a group
+    /// it was invited to and has not joined. It sits in the Requests list (no unread badge)
+    /// until accepted, replied to, deleted (declined) or blocked.
     pub request: bool,
     /// This account blocked the other person: nothing can be sent either way.
     pub blocked: bool,

@@ -39,11 +39,13 @@ impl Cache {
                 sqlx::query(
                     r#"
                     INSERT INTO members
-                        (conversation_id, user_id, username, delivered_seq, read_seq, accepted)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                        (conversation_id, user_id, username, delivered_seq, read_seq, accepted,
+                         invited_by)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                     ON CONFLICT (conversation_id, user_id) DO UPDATE SET
                         username = excluded.username,
                         accepted = excluded.accepted,
+                        invited_by = excluded.invited_by,
                         delivered_seq = MAX(members.delivered_seq, excluded.delivered_seq),
                         read_seq = MAX(members.read_seq, excluded.read_seq)
                     "#,
@@ -54,6 +56,7 @@ impl Cache {
                 .bind(m.delivered_seq)
                 .bind(m.read_seq)
                 .bind(m.accepted)
+                .bind(m.invited_by.map(|id| id.to_string()))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -142,8 +145,11 @@ impl Cache {
             "group" => ConversationKind::Group,
             _ => ConversationKind::Direct,
         };
-        let members: Vec<(String, String)> = sqlx::query_as(
-            "SELECT user_id, username FROM members WHERE conversation_id = ?1 ORDER BY username",
+        let members: Vec<(String, String, bool, Option<String>)> = sqlx::query_as(
+            "SELECT m.user_id, m.username, m.accepted,
+                (SELECT i.username FROM members AS i
+                 WHERE i.conversation_id = m.conversation_id AND i.user_id = m.invited_by)
+            FROM members AS m WHERE m.conversation_id = ?1 ORDER BY m.username",
         )
         .bind(id.to_string())
         .fetch_all(&self.read)
@@ -155,7 +161,7 @@ impl Cache {
                 .unwrap_or_default(),
             ConversationKind::Direct => members
                 .iter()
-                .find(|(u, _)| *u != me_s)
+                .find(|m| m.0 != me_s)
                 .map(|m| m.1.clone())
                 .unwrap_or_default(),
         };
@@ -178,10 +184,30 @@ impl Cache {
             None => None,
         };
         let (request, blocked) = self.request_and_block(me, id).await?;
+        let group = kind == ConversationKind::Group;
+        let mine = members.iter().find(|m| m.0 == me_s);
+        // A group this account is only invited to is a request too, beside direct ones.
+        let invitation = group && mine.is_some_and(|m| !m.2);
+        let invited_by = if invitation {
+            mine.and_then(|m| m.3.clone())
+        } else {
+            None
+        };
+        let invited = if group {
+            members
+                .iter()
+                .filter(|m| !m.2)
+                .map(|m| m.1.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(ConversationView {
             id,
             kind,
             title,
+            invited,
+            invited_by,
             members: members.into_iter().map(|m| m.1).collect(),
             is_creator: row.try_get::<String, _>("creator_id")? == me_s,
             updated_at: last_message
@@ -191,7 +217,7 @@ impl Cache {
             unread: row.try_get("unread")?,
             media_blocked,
             media_reminder,
-            request: request && kind == ConversationKind::Direct,
+            request: (request && kind == ConversationKind::Direct) || invitation,
             blocked: blocked && kind == ConversationKind::Direct,
         })
     }

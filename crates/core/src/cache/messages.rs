@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use natter_protocol::{Account, Message};
+use natter_protocol::{Account, Message, Withheld};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
@@ -62,6 +62,13 @@ impl Cache {
             voice: Self::voice_view(me, mine, row)?,
             // filled by attach_albums
             media: Vec::new(),
+            blocked_sender: row.try_get::<Option<String>, _>("withheld")?.as_deref()
+                == Some(withheld_str(Withheld::Blocked)),
+            event: row
+                .try_get::<Option<String>, _>("event")?
+                .map(|json| serde_json::from_str(&json))
+                .transpose()
+                .map_err(|e| CoreError::Storage(format!("bad group event: {e}")))?,
         })
     }
 
@@ -132,7 +139,7 @@ impl Cache {
         let rows = sqlx::query(&format!(
             r#"
             SELECT {MESSAGE_COLUMNS} FROM messages
-            WHERE conversation_id = ?1 AND sort_key {cmp} ?2
+            WHERE conversation_id = ?1 AND sort_key {cmp} ?2 AND {LISTED}
             ORDER BY sort_key {order} LIMIT ?3
             "#
         ))
@@ -154,7 +161,7 @@ impl Cache {
 
     pub async fn message(&self, me: Uuid, id: Uuid) -> Result<Option<MessageView>> {
         let row = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND {LISTED}"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.read)
@@ -274,7 +281,8 @@ impl Cache {
         for chunk in storable.chunks(INSERT_CHUNK) {
             let mut q = sqlx::QueryBuilder::<Sqlite>::new(
                 "INSERT INTO messages (id, conversation_id, seq, sort_key, sender_id, sender, text, \
-                 sent_at, voice_media_id, voice_duration_ms, voice_size, voice_waveform, played_by) ",
+                 sent_at, voice_media_id, voice_duration_ms, voice_size, voice_waveform, played_by, \
+                 withheld, event) ",
             );
             q.push_values(chunk, |mut b, m| {
                 let voice = m.voice.as_ref();
@@ -290,7 +298,9 @@ impl Cache {
                     .push_bind(voice.map(|v| v.duration_ms))
                     .push_bind(voice.map(|v| v.size))
                     .push_bind(voice.map(|v| v.waveform.clone()))
-                    .push_bind(played_by_column(&m.played_by));
+                    .push_bind(played_by_column(&m.played_by))
+                    .push_bind(m.withheld.map(withheld_str))
+                    .push_bind(m.event.as_ref().and_then(|e| serde_json::to_string(e).ok()));
             });
             q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
             let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
@@ -376,6 +386,18 @@ impl Cache {
         }
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+/// Messages a chat lists: everything but the photos, videos and voice notes of a group this
+/// account has not joined (they are fetched again once it accepts).
+const LISTED: &str = "(withheld IS NULL OR withheld != 'invitation')";
+
+/// The `withheld` column.
+pub(crate) fn withheld_str(why: Withheld) -> &'static str {
+    match why {
+        Withheld::Invitation => "invitation",
+        Withheld::Blocked => "blocked",
     }
 }
 

@@ -91,7 +91,7 @@ fn kind_str(kind: ConversationKind) -> &'static str {
 
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sort_key, sender_id, sender, text, \
     sent_at, failed, voice_media_id, voice_duration_ms, voice_size, voice_waveform, played_by, \
-    play_position_ms, \
+    play_position_ms, withheld, event, \
     (SELECT o.held_until FROM outbox o WHERE o.message_id = messages.id) AS held_until";
 
 /// Positions of the other members, from which the ticks of own messages follow.

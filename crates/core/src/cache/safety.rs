@@ -88,6 +88,54 @@ impl Cache {
         Ok(())
     }
 
+    /// Forgets the copies the server sent without their content (`why`), in `conv` or in
+    /// every conversation, from `sender` or anyone, and lowers the conversation's synced
+    /// position below them, so the next catch-up fetches them whole. Returns the
+    /// conversations to catch up.
+    pub(crate) async fn drop_withheld(
+        &self,
+        conv: Option<Uuid>,
+        why: natter_protocol::Withheld,
+        sender: Option<Uuid>,
+    ) -> Result<Vec<Uuid>> {
+        let mut tx = self.write.begin().await?;
+        let rows = sqlx::query(
+            "
+            SELECT conversation_id, MIN(seq) AS first FROM messages
+            WHERE withheld = ?1 AND (?2 IS NULL OR conversation_id = ?2)
+                AND (?3 IS NULL OR sender_id = ?3)
+            GROUP BY conversation_id",
+        )
+        .bind(super::messages::withheld_str(why))
+        .bind(conv.map(|c| c.to_string()))
+        .bind(sender.map(|s| s.to_string()))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut convs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = uuid(row, "conversation_id")?;
+            let first: i64 = row.try_get("first")?;
+            sqlx::query(
+                "DELETE FROM messages WHERE conversation_id = ?1 AND withheld = ?2
+                    AND (?3 IS NULL OR sender_id = ?3)",
+            )
+            .bind(id.to_string())
+            .bind(super::messages::withheld_str(why))
+            .bind(sender.map(|s| s.to_string()))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE conversations SET synced_seq = MIN(synced_seq, ?2) WHERE id = ?1")
+                .bind(id.to_string())
+                .bind(first - 1)
+                .execute(&mut *tx)
+                .await?;
+            super::receipts::recount_unread(&mut tx, id).await?;
+            convs.push(id);
+        }
+        tx.commit().await?;
+        Ok(convs)
+    }
+
     /// The nudity filter as the server last said.
     pub(crate) async fn set_filter(&self, on: bool, locked: bool) -> Result<()> {
         sqlx::query("UPDATE session SET nudity_filter = ?1, nudity_filter_locked = ?2")
