@@ -180,6 +180,41 @@ pub async fn add_member(
         .map_err(api)
 }
 
+/// Leaves a group: it goes from the lists, and the others see that this account left.
+#[tauri::command]
+#[specta::specta]
+pub async fn leave_group(client: State<'_, Client>, conversation_id: Uuid) -> Res<()> {
+    client.leave_group(conversation_id).await.map_err(api)
+}
+
+/// Removes a member from a group this account created.
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_member(
+    client: State<'_, Client>,
+    conversation_id: Uuid,
+    username: String,
+) -> Res<ConversationView> {
+    client
+        .remove_member(conversation_id, &username)
+        .await
+        .map_err(api)
+}
+
+/// Renames a group this account created.
+#[tauri::command]
+#[specta::specta]
+pub async fn rename_group(
+    client: State<'_, Client>,
+    conversation_id: Uuid,
+    name: String,
+) -> Res<ConversationView> {
+    client
+        .rename_group(conversation_id, &name)
+        .await
+        .map_err(api)
+}
+
 /// Queues a message; it shows at once as "sending".
 #[tauri::command]
 #[specta::specta]

@@ -128,6 +128,11 @@ test('sign up, chat with a CLI user, receive a live reply', async (t) => {
   await s.until('carol in the member list', async () =>
     (await (await s.find('[data-testid="group-member-list"]')).text()).includes('carol'),
   );
+  // Being added is an invitation: bob accepts it, then it is one of his chats.
+  const invited = JSON.parse(natter('bob', 'requests', '--json')).filter((c) => c.kind === 'group');
+  assert.equal(invited.length, 1);
+  assert.equal(invited[0].inviter, 'alice');
+  natter('bob', 'accept', '--conversation', invited[0].id);
   const groups = JSON.parse(natter('bob', 'conversations', '--json')).filter((c) => c.kind === 'group');
   assert.equal(groups.length, 1);
   assert.equal(groups[0].title, 'Weekend plans');

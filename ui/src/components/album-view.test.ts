@@ -67,6 +67,8 @@ function album(count: number, extra: Partial<MessageView> = {}): MessageView {
     status: 'received',
     error: null,
     held_until: null,
+    blocked_sender: false,
+    event: null,
     voice: null,
     media: Array.from({ length: count }, (_, i) => item(i + 1)),
     ...extra,

@@ -21,6 +21,8 @@ function mine(extra: Partial<MessageView>): MessageView {
     status: 'sent',
     error: null,
     held_until: null,
+    blocked_sender: false,
+    event: null,
     voice: null,
     media: [],
     ...extra,
@@ -164,5 +166,18 @@ describe('an account under 16', () => {
     expect(r.getByTestId('dm-unavailable').textContent).toContain('@sam');
     await fireEvent.click(r.getByTestId('logout'));
     expect(onLogout).toHaveBeenCalled();
+  });
+});
+
+describe('a message from someone this account blocked', () => {
+  it('shows only the quiet placeholder, without the sender or any text', () => {
+    const r = render(MessageBubble, {
+      message: { ...mine({ mine: false, status: 'received' }), text: 'secret', sender: 'eve', blocked_sender: true },
+      showSender: true,
+    });
+    expect(r.getByTestId('blocked-placeholder').textContent).toBe('Message from someone you blocked');
+    expect(r.container.textContent).not.toContain('secret');
+    expect(r.container.textContent).not.toContain('eve');
+    r.unmount();
   });
 });

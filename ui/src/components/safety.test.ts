@@ -22,6 +22,9 @@ const api = vi.hoisted(() => {
       blockedUsers: vi.fn<() => Promise<unknown>>(() => ok([])),
       reportUser: vi.fn<(u: string, c: string | null, ids: string[], reason: string) => Promise<unknown>>(() => ok(null)),
       setNudityFilter: vi.fn<(on: boolean) => Promise<unknown>>(),
+      leaveGroup: vi.fn<(c: string) => Promise<unknown>>(() => ok(null)),
+      removeMember: vi.fn<(c: string, u: string) => Promise<unknown>>(),
+      renameGroup: vi.fn<(c: string, n: string) => Promise<unknown>>(),
       updateCheck: vi.fn(() => ok({ state: 'not_configured' })),
     },
   };
@@ -73,6 +76,8 @@ function conv(id: string, title: string, extra: Partial<ConversationView> = {}):
     updated_at: 1,
     media_blocked: null,
     media_reminder: { show: true, can_turn_off: true },
+    invited: [],
+    invited_by: null,
     request: false,
     blocked: false,
     ...extra,
@@ -93,6 +98,8 @@ function msg(id: string, extra: Partial<MessageView> = {}): MessageView {
     status: 'received',
     error: null,
     held_until: null,
+    blocked_sender: false,
+    event: null,
     voice: null,
     media: [],
     ...extra,
@@ -239,6 +246,80 @@ describe('an open message request', () => {
   });
 });
 
+describe('groups', () => {
+  const invitation = () =>
+    conv('g1', 'Hiking <club>', {
+      kind: 'group',
+      members: ['alice', 'bob', 'stan'],
+      invited: ['alice', 'bob'],
+      invited_by: 'stan',
+      request: true,
+    });
+
+  it('an invitation says who invited to which group, with Accept and Decline instead of the composer', () => {
+    const r = render(Conversation, { chat: chatWith([invitation()], 'g1', [msg('m1', { conversation_id: 'g1' })]) });
+    expect(r.getByTestId('invitation-banner').textContent).toContain('stan invited you to Hiking <club> (3 members)');
+    expect(r.getByTestId('request-accept')).toBeTruthy();
+    expect(r.getByTestId('request-delete').textContent?.trim()).toBe('Decline');
+    expect(r.queryByTestId('composer')).toBeNull();
+    expect(r.queryByTestId('group-members-open')).toBeNull();
+  });
+
+  it('Decline takes the invitation away', async () => {
+    const chat = chatWith([invitation()], 'g1');
+    const r = render(Conversation, { chat });
+    await fireEvent.click(r.getByTestId('request-delete'));
+    expect(api.commands.deleteRequest).toHaveBeenCalledWith('g1');
+    await vi.waitFor(() => expect(chat.openId).toBeNull());
+    expect(chat.conversations).toEqual([]);
+  });
+
+  it('the member list marks who is invited, offers Report and Block per member, Remove only to the admin', async () => {
+    const group = conv('g1', 'Trip', { kind: 'group', members: ['alice', 'bob', 'carol'], invited: ['carol'] });
+    const r = render(Conversation, { chat: chatWith([group], 'g1') });
+    await fireEvent.click(r.getByTestId('group-members-open'));
+    const rows = r.getAllByTestId('group-member');
+    expect(rows.map((e) => e.dataset.username)).toEqual(['alice', 'bob', 'carol']);
+    const carol = rows[2];
+    expect(within(carol).getByTestId('member-invited')).toBeTruthy();
+    expect(within(rows[1]).queryByTestId('member-invited')).toBeNull();
+    expect(within(rows[0]).queryByTestId('member-report')).toBeNull();
+    expect(within(carol).getByTestId('member-report')).toBeTruthy();
+    expect(r.queryAllByTestId('member-remove')).toHaveLength(0);
+    api.commands.conversations.mockImplementationOnce(() => api.ok([group]));
+    await fireEvent.click(within(carol).getByTestId('member-block'));
+    expect(api.commands.blockUser).toHaveBeenCalledWith('carol');
+
+    await fireEvent.click(within(rows[1]).getByTestId('member-report'));
+    await vi.waitFor(() => expect(r.getByTestId('report-dialog')).toBeTruthy());
+  });
+
+  it('the admin removes and renames; Leave leaves and closes the chat', async () => {
+    const group = conv('g1', 'Trip', { kind: 'group', members: ['alice', 'bob'], is_creator: true });
+    api.commands.removeMember.mockImplementationOnce(() => api.ok({ ...group, members: ['alice'] }));
+    const chat = chatWith([group], 'g1');
+    const r = render(Conversation, { chat });
+    await fireEvent.click(r.getByTestId('group-members-open'));
+    await fireEvent.click(r.getByTestId('member-remove'));
+    expect(api.commands.removeMember).toHaveBeenCalledWith('g1', 'bob');
+    await vi.waitFor(() => expect(r.getAllByTestId('group-member')).toHaveLength(1));
+
+    await fireEvent.click(r.getByTestId('group-leave'));
+    await fireEvent.click(r.getByTestId('group-leave-confirm'));
+    expect(api.commands.leaveGroup).toHaveBeenCalledWith('g1');
+    await vi.waitFor(() => expect(chat.openId).toBeNull());
+    expect(chat.conversations).toEqual([]);
+  });
+
+  it('shows the server\'s history lines as notes, not as messages', () => {
+    const group = conv('g1', 'Trip', { kind: 'group', members: ['alice', 'bob'] });
+    const line = msg('m2', { conversation_id: 'g1', text: '', event: { type: 'left', user_id: 'c', username: 'carol' } });
+    const r = render(Conversation, { chat: chatWith([group], 'g1', [msg('m1', { conversation_id: 'g1' }), line]) });
+    expect(r.getByTestId('group-event').textContent).toBe('carol left');
+    expect(r.getAllByTestId('message')).toHaveLength(1);
+  });
+});
+
 describe('blocking and reporting from a chat', () => {
   it('Block in the header blocks the other person; a blocked chat explains instead of the composer', async () => {
     const chat = chatWith([conv('c1', 'bob')], 'c1', [msg('m1', { conversation_id: 'c1' })]);
@@ -261,11 +342,12 @@ describe('blocking and reporting from a chat', () => {
     expect(r.getByTestId('composer')).toBeTruthy();
   });
 
-  it('shows no Block or Report for a group', () => {
+  it('a group has Members instead of one Block and Report in the header', () => {
     const group = conv('g1', 'Trip', { kind: 'group', members: ['alice', 'bob', 'carol'] });
     const r = render(Conversation, { chat: chatWith([group], 'g1') });
     expect(r.queryByTestId('block-toggle')).toBeNull();
     expect(r.queryByTestId('report-open')).toBeNull();
+    expect(r.getByTestId('group-members-open')).toBeTruthy();
   });
 
   it('Report lists their recent messages, needs a reason and sends the chosen ones', async () => {

@@ -50,6 +50,8 @@ function note(id: string, extra: Partial<MessageView> = {}, v: Partial<VoiceView
     status: 'received',
     error: null,
     held_until: null,
+    blocked_sender: false,
+    event: null,
     voice: voice(v),
     media: [],
     ...extra,

@@ -34,6 +34,12 @@ export const commands = {
 	createGroup: (name: string, members: string[]) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("create_group", { name, members })),
 	/**  Adds `username` to a group this account created. */
 	addMember: (conversationId: string, username: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("add_member", { conversationId, username })),
+	/**  Leaves a group: it goes from the lists, and the others see that this account left. */
+	leaveGroup: (conversationId: string) => typedError<null, ApiError>(__TAURI_INVOKE("leave_group", { conversationId })),
+	/**  Removes a member from a group this account created. */
+	removeMember: (conversationId: string, username: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("remove_member", { conversationId, username })),
+	/**  Renames a group this account created. */
+	renameGroup: (conversationId: string, name: string) => typedError<ConversationView, ApiError>(__TAURI_INVOKE("rename_group", { conversationId, name })),
 	/**  Queues a message; it shows at once as "sending". */
 	sendText: (conversationId: string, text: string) => typedError<MessageView, ApiError>(__TAURI_INVOKE("send_text", { conversationId, text })),
 	/**  Deletes a message that was never sent (queued or refused). */
@@ -202,6 +208,10 @@ export type ConversationView = {
 	title: string,
 	/**  Usernames of every member, this account included. */
 	members: string[],
+	/**  Groups: the members only invited so far (they get texts only until they accept). */
+	invited: string[],
+	/**  A group this account is invited to: who invited it (`request` is then true). */
+	invited_by: string | null,
 	/**  Whether this account created it (may add group members). */
 	is_creator: boolean,
 	last_message: MessageView | null,
@@ -218,8 +228,9 @@ export type ConversationView = {
 	/**  The reminder shown before media goes out here (who can see it, that it can be saved). */
 	media_reminder: MediaReminder,
 	/**
-	 *  A message request: someone this account has never written to started it. It sits in
-	 *  the Requests list (no unread badge) until accepted, replied to, deleted or blocked.
+	 *  A message request: someone this account has never written to started it, or a group
+	 *  it was invited to and has not joined. It sits in the Requests list (no unread badge)
+	 *  until accepted, replied to, deleted (declined) or blocked.
 	 */
 	request: boolean,
 	/**  This account blocked the other person: nothing can be sent either way. */
@@ -361,7 +372,14 @@ export type ErrorCode =
  *  The report's reason is empty or too long, or it names messages of another
  *  conversation.
  */
-"invalid_report";
+"invalid_report" | 
+/**
+ *  This person cannot be invited to the group. One code for every reason (a block
+ *  either way, or anything else that keeps them out), so the answer reveals nothing.
+ */
+"cannot_invite" | 
+/**  Invited to a group and not yet accepted: accept the invitation to write there. */
+"invitation_pending";
 
 /**
  *  How the app's TypeScript sees these fractions: a plain `number`. specta writes every
@@ -369,6 +387,15 @@ export type ErrorCode =
  *  anything not finite, so no null ever crosses.
  */
 export type Finite = number;
+
+/**  What happened to a group, as a line in its history. */
+export type GroupEvent = 
+/**  `username` left the group. */
+{ type: "left"; user_id: string; username: string } | 
+/**  The admin (the message's sender) removed `username`. */
+{ type: "removed"; user_id: string; username: string } | 
+/**  The admin renamed the group to `name`. */
+{ type: "renamed"; name: string };
 
 /**
  *  How a photo or video is shown, by the nudity classifier's verdict and the viewer's age
@@ -465,6 +492,10 @@ export type MessageView = {
 	voice: VoiceView | null,
 	/**  An album's photos and videos in order (`text` is then the caption); empty otherwise. */
 	media: MediaItemView[],
+	/**  From someone this account blocked: shown as a quiet placeholder, with no content. */
+	blocked_sender: boolean,
+	/**  A line about the group itself ("X left"), not something anyone wrote. */
+	event: GroupEvent | null,
 };
 
 /**  Everything the core reports, forwarded to the UI as one typed event. */

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageView } from './bindings';
 import {
+  BLOCKED_PLACEHOLDER,
   dayLabel,
   duration,
+  eventText,
   listTime,
   mergeNewest,
   parseMembers,
@@ -25,6 +27,8 @@ function msg(id: string, sort_key: number, sent_at: number, extra: Partial<Messa
     status: 'received',
     error: null,
     held_until: null,
+    blocked_sender: false,
+    event: null,
     voice: null,
     media: [],
     ...extra,
@@ -147,5 +151,21 @@ describe('albums', () => {
       '📷 2 photos · At the beach',
     );
     expect(previewText(msg('a', 1, noon, { text: '', media: [item('image'), item('video')] }))).toBe('🖼 1 photo, 1 video');
+  });
+});
+
+describe('groups', () => {
+  it('turns the server\'s history lines into sentences, names as given', () => {
+    const line = (event: MessageView['event'], sender = 'ann') => msg('e', 1, noon, { text: '', sender, event });
+    expect(eventText(line({ type: 'left', user_id: 'b', username: 'bob' }, 'bob'))).toBe('bob left');
+    expect(eventText(line({ type: 'removed', user_id: 'c', username: 'cy' }))).toBe('ann removed cy');
+    expect(eventText(line({ type: 'renamed', name: '<b>Trip</b>' }))).toBe('ann renamed the group to “<b>Trip</b>”');
+    expect(eventText(msg('t', 1, noon))).toBeNull();
+    expect(previewText(line({ type: 'left', user_id: 'b', username: 'bob' }, 'bob'))).toBe('bob left');
+  });
+
+  it('previews a blocked person\'s message as the placeholder, never its text', () => {
+    const m = msg('x', 1, noon, { text: 'should never show', blocked_sender: true });
+    expect(previewText(m)).toBe(BLOCKED_PLACEHOLDER);
   });
 });

@@ -46,7 +46,27 @@ export function duration(ms: number): string {
  * What a message says in one line (the conversation list): its text, a voice note's length, or
  * what an album holds followed by its caption.
  */
+/** The line the server wrote about a group ("bob left"), or null for a message someone wrote. */
+export function eventText(m: MessageView): string | null {
+  const e = m.event;
+  if (!e) return null;
+  switch (e.type) {
+    case 'left':
+      return `${e.username} left`;
+    case 'removed':
+      return `${m.sender} removed ${e.username}`;
+    case 'renamed':
+      return `${m.sender} renamed the group to “${e.name}”`;
+  }
+}
+
+/** What stands in for a message from someone this account blocked. */
+export const BLOCKED_PLACEHOLDER = 'Message from someone you blocked';
+
 export function previewText(m: MessageView): string {
+  const line = eventText(m);
+  if (line) return line;
+  if (m.blocked_sender) return BLOCKED_PLACEHOLDER;
   if (m.voice) return `🎤 Voice message (${duration(m.voice.duration_ms)})`;
   const text = m.text.replace(/\s+/g, ' ').trim();
   if (m.media.length === 0) return m.text.replace(/\s+/g, ' ');

@@ -302,26 +302,51 @@ export class ChatState {
     const c = await unwrap(commands.acceptRequest(id));
     this.#upsert(c);
     this.listMode = 'chats';
-    if (this.openId === id) await this.markRead();
+    // A group just joined: its photos, videos and voice notes arrive now; show them.
+    if (this.openId === id) {
+      await this.refreshStatuses();
+      await this.markRead();
+    }
   }
 
-  /** Deletes a message request; it comes back only if its sender writes again. */
+  /** Leaves a group: it goes from the list, and the others see that this account left. */
+  async leaveGroup(id: string) {
+    await unwrap(commands.leaveGroup(id));
+    this.#remove(id);
+  }
+
+  /** Removes a member from a group this account created; the chat shows the line. */
+  async removeMember(id: string, username: string) {
+    this.#upsert(await unwrap(commands.removeMember(id, username)));
+    if (this.openId === id) await this.refreshStatuses();
+  }
+
+  /** Renames a group this account created. */
+  async renameGroup(id: string, name: string) {
+    this.#upsert(await unwrap(commands.renameGroup(id, name)));
+    if (this.openId === id) await this.refreshStatuses();
+  }
+
+  /** Deletes a message request (or declines a group invitation); it comes back only if its
+   * sender writes again (or someone invites this account anew). */
   async deleteRequest(id: string) {
     await unwrap(commands.deleteRequest(id));
     this.#remove(id);
   }
 
-  /** Blocks the other person of a direct chat. A request from them goes away with it. */
+  /** Blocks someone. A direct request from them goes away with it; in groups, what they
+   * write from now on shows as a placeholder. */
   async block(username: string, conversationId?: string) {
     await unwrap(commands.blockUser(username));
     const c = this.conversations.find((x) => x.id === conversationId);
-    if (c?.request) this.#remove(c.id);
+    if (c?.request && c.kind === 'direct') this.#remove(c.id);
     else await this.refreshList();
   }
 
   async unblock(username: string) {
     await unwrap(commands.unblockUser(username));
     await this.refreshList();
+    if (this.openId) await this.refreshStatuses();
   }
 
   /** Switches the nudity filter; the open chat is read again, drawn the new way. */

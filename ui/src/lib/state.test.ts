@@ -31,6 +31,8 @@ function conv(unread: number): ConversationView {
     updated_at: 1,
     media_blocked: null,
     media_reminder: { show: true, can_turn_off: true },
+    invited: [],
+    invited_by: null,
     request: false,
     blocked: false,
   };
@@ -90,6 +92,8 @@ describe('voice note uploads', () => {
       status: 'sent' as const,
       error: null,
       held_until: null,
+      blocked_sender: false,
+      event: null,
       voice: { media_id: 'x', duration_ms: 1000, size: 40, waveform: [], played: false, position_ms: 0 },
       media: [],
     };
@@ -134,6 +138,8 @@ describe('album uploads', () => {
       status: 'sent' as const,
       error: null,
       held_until: null,
+      blocked_sender: false,
+      event: null,
       voice: null,
       media: [item('p1'), item('p2')],
     };
