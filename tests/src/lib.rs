@@ -177,6 +177,20 @@ impl Harness {
         TestClient::started(name, client).await
     }
 
+    /// Signs up `name`, seventeen years and a few days old today (the nudity filter always
+    /// on), on a fresh profile and starts its client.
+    pub async fn seventeen(&self, name: &str) -> TestClient {
+        let today = chrono::Utc::now().date_naive();
+        let client = Client::open(&self.profile(name), Some(&self.server.url()))
+            .await
+            .expect("open profile");
+        client
+            .signup(name, PASSWORD, today - chrono::Days::new(17 * 365 + 10))
+            .await
+            .expect("signup");
+        TestClient::started(name, client).await
+    }
+
     /// Opens an existing profile again (as after a restart of the app) and starts it.
     pub async fn reopen(&self, name: &str) -> TestClient {
         let client = Client::open(&self.profile(name), None)

@@ -6,26 +6,9 @@ use std::io::Cursor;
 
 use image::{ImageFormat, Rgb, RgbImage};
 use natter_core::protocol::{ConversationKind, ErrorCode};
-use natter_core::{AlbumItemDraft, Client, StageInput};
-use natter_tests::{eventually, Harness, TestClient, PASSWORD};
+use natter_core::{AlbumItemDraft, StageInput};
+use natter_tests::{eventually, Harness, TestClient};
 use uuid::Uuid;
-
-/// A started client of `name`, seventeen years and a few days old today.
-async fn seventeen(h: &Harness, name: &str) -> TestClient {
-    let today = chrono::Utc::now().date_naive();
-    let client = Client::open(&h.profile(name), Some(&h.server.url()))
-        .await
-        .expect("open profile");
-    client
-        .signup(name, PASSWORD, today - chrono::Days::new(17 * 365 + 10))
-        .await
-        .expect("signup");
-    client.start().await.expect("start");
-    TestClient {
-        name: name.into(),
-        client,
-    }
-}
 
 fn landscape() -> Vec<u8> {
     let img = RgbImage::from_fn(320, 240, |x, y| {
@@ -73,7 +56,7 @@ async fn send_photo(who: &TestClient, conv: Uuid) -> Uuid {
 async fn a_stranger_builds_a_group_around_a_teen_and_the_photo_waits_for_the_teens_yes() {
     let h = Harness::new().await;
     let stranger = h.user("stranger").await;
-    let teen = seventeen(&h, "teen").await;
+    let teen = h.seventeen("teen").await;
 
     let group = stranger
         .client
@@ -130,7 +113,7 @@ async fn a_stranger_builds_a_group_around_a_teen_and_the_photo_waits_for_the_tee
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_the_teen_blocked_cannot_invite_them_nor_reach_them_in_a_shared_group() {
     let h = Harness::new().await;
-    let teen = seventeen(&h, "teen").await;
+    let teen = h.seventeen("teen").await;
     let stranger = h.user("stranger").await;
     let friend = h.user("friend").await;
 

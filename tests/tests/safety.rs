@@ -48,7 +48,7 @@ async fn an_account_under_16_is_told_why_and_the_server_agrees() {
 async fn the_media_reminder_always_shows_under_18_and_adults_may_turn_it_off_per_chat() {
     let h = Harness::new().await;
     let alice = h.alice().await;
-    let teen = seventeen(&h).await;
+    let teen = h.seventeen("teen").await.client;
 
     let conv = alice.client.open_direct("teen").await.expect("chat").id;
     let adults = alice
@@ -184,7 +184,7 @@ async fn an_explicit_photo_is_refused_under_18_blurred_for_a_filtered_adult_and_
     let carol = h.carol().await;
     let alice = h.alice().await;
     let dave = h.user("dave").await;
-    let teen = seventeen(&h).await;
+    let teen = h.seventeen("teen").await.client;
     alice
         .client
         .set_nudity_filter(true)
@@ -312,17 +312,4 @@ async fn a_message_past_the_rate_limit_waits_its_turn_and_says_when_it_goes() {
         ["one", "two"],
         "the server stored nothing more"
     );
-}
-
-/// A started client of "teen", seventeen years and a few days old today.
-async fn seventeen(h: &Harness) -> Client {
-    let today = chrono::Utc::now().date_naive();
-    let teen = Client::open(&h.profile("teen"), Some(&h.server.url()))
-        .await
-        .expect("open profile");
-    teen.signup("teen", PASSWORD, today - chrono::Days::new(17 * 365 + 10))
-        .await
-        .expect("signup");
-    teen.start().await.expect("start");
-    teen
 }
