@@ -66,8 +66,9 @@ pub enum Content {
 pub struct ConversationFacts {
     /// Whether it is a group (message requests apply to direct conversations only).
     pub group: bool,
-    /// Messages already in the conversation, from anyone.
-    pub prior_messages: u64,
+    /// Whether the conversation already holds a message, from anyone. History lines ("X left",
+    /// "renamed the group") are not messages: they do not open a conversation for media.
+    pub has_prior_message: bool,
     /// Direct conversations: the recipient has accepted the request or written to the
     /// sender. Ignored for groups.
     pub accepted: bool,
@@ -118,7 +119,7 @@ pub fn content_rule(content: Content, facts: ConversationFacts) -> Result<(), Ap
     if content == Content::Text {
         return Ok(());
     }
-    if facts.prior_messages == 0 {
+    if !facts.has_prior_message {
         return Err(ApiError::new(
             ErrorCode::MediaNotAllowedFirstMessage,
             "a photo, video or voice note cannot be the first message: say hello in text first",
@@ -376,12 +377,12 @@ mod tests {
         use Content::*;
         let new_direct = ConversationFacts {
             group: false,
-            prior_messages: 0,
+            has_prior_message: false,
             accepted: false,
             blocked: false,
         };
         let pending = ConversationFacts {
-            prior_messages: 3,
+            has_prior_message: true,
             ..new_direct
         };
         let accepted = ConversationFacts {
@@ -394,7 +395,7 @@ mod tests {
         };
         let busy_group = ConversationFacts {
             group: true,
-            prior_messages: 1,
+            has_prior_message: true,
             accepted: false,
             blocked: false,
         };

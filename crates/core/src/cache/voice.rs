@@ -126,8 +126,7 @@ impl Cache {
 
     /// What the safety rules need to know about a cached conversation before this account
     /// sends media in it (queued messages count: they go out first, in order).
-    /// `prior_messages` is 0 or 1 here: only whether there is a message matters, and a
-    /// count would cost a scan of a long chat every time the list is read.
+    /// History lines ("X left") are not messages: they do not open a group for media.
     pub(crate) async fn conversation_facts(
         &self,
         me: Uuid,
@@ -136,7 +135,8 @@ impl Cache {
         let row = sqlx::query(
             r#"
             SELECT c.kind,
-                EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) AS prior,
+                EXISTS (SELECT 1 FROM messages m
+                        WHERE m.conversation_id = c.id AND m.event IS NULL) AS prior,
                 EXISTS (SELECT 1 FROM messages m
                         WHERE m.conversation_id = c.id AND m.sender_id != ?2)
                 OR NOT EXISTS (SELECT 1 FROM members o
@@ -154,7 +154,7 @@ impl Cache {
         row.map(|r| {
             Ok(ConversationFacts {
                 group: r.try_get::<String, _>("kind")? == "group",
-                prior_messages: u64::from(r.try_get::<bool, _>("prior")?),
+                has_prior_message: r.try_get("prior")?,
                 accepted: r.try_get("others_accepted")?,
                 blocked: r.try_get("blocked")?,
             })

@@ -288,6 +288,39 @@ async fn members_leave_the_admin_removes_and_renames_and_everyone_sees_the_lines
 }
 
 #[tokio::test]
+async fn history_lines_do_not_open_a_group_for_media() {
+    let h = Harness::new().await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let group = alice.group("trip", &[&bob, &carol]).await;
+    // Only history lines so far: carol left, the admin renamed the group.
+    let r = carol
+        .post(&format!("/v1/conversations/{}/leave", group.id), json!({}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = crate::harness::Api::send(
+        alice
+            .request(
+                reqwest::Method::PATCH,
+                &format!("/v1/conversations/{}", group.id),
+            )
+            .json(&json!({ "name": "Trip 2027" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(bob.history(group.id, "").await.len(), 2, "two lines");
+
+    let photo = upload_item(&alice, 7).await;
+    send_album(&alice, group.id, std::slice::from_ref(&photo), "")
+        .await
+        .assert_error(403, "media_not_allowed_first_message");
+    bob.send_text(group.id, "hi all").await;
+    let r = send_album(&alice, group.id, &[photo], "").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
 async fn inviting_strangers_counts_against_the_daily_limit_and_refuses_the_whole_request() {
     let h = Harness::with(|c| c.limits.new_conversations_per_day = 3).await;
     let alice = h.user("alice").await;

@@ -26,7 +26,9 @@ const MEDIA_SELECT: &str = "
 /// What the safety rules need to know before `?2` sends in conversation `?1`; no row when
 /// `?2` is not a member.
 const FACTS_COLUMNS: &str = "
-    c.kind, c.last_seq,
+    c.kind,
+    EXISTS (SELECT 1 FROM messages AS pm
+            WHERE pm.conversation_id = c.id AND pm.event IS NULL) AS prior,
     NOT EXISTS (SELECT 1 FROM members AS o
                 WHERE o.conversation_id = c.id AND o.user_id != ?2
                     AND o.accepted = 0) AS others_accepted,
@@ -51,7 +53,7 @@ const READER_MAY_SEE: &str = "
 fn facts_row(row: &SqliteRow) -> Result<ConversationFacts> {
     Ok(ConversationFacts {
         group: row.try_get::<String, _>("kind")? == "group",
-        prior_messages: u64::try_from(row.try_get::<i64, _>("last_seq")?).unwrap_or(0),
+        has_prior_message: row.try_get("prior")?,
         accepted: row.try_get("others_accepted")?,
         blocked: row.try_get("blocked")?,
     })
