@@ -77,6 +77,7 @@ async fn a_stranger_builds_a_group_around_a_teen_and_the_photo_waits_for_the_tee
     assert_eq!(invitation.kind, ConversationKind::Group);
     assert_eq!(invitation.title, "fun");
     assert_eq!(invitation.invited_by.as_deref(), Some("stranger"));
+    assert_eq!(invitation.admin.as_deref(), Some("stranger"), "its creator");
     assert_eq!(invitation.members.len(), 2);
     assert_eq!(
         stranger.client.conversation(group).await.unwrap().invited,
@@ -170,6 +171,17 @@ async fn a_member_who_leaves_gets_nothing_more_and_the_others_see_it() {
         .id;
     bob.join(group).await;
     carol.join(group).await;
+    assert_eq!(
+        carol
+            .client
+            .conversation(group)
+            .await
+            .unwrap()
+            .admin
+            .as_deref(),
+        Some("alice"),
+        "every member sees who the admin is"
+    );
     alice.send(group, "hello").await;
     bob.wait_for_text(group, "hello").await;
 

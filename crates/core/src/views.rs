@@ -140,6 +140,8 @@ pub struct ConversationView {
     pub invited_by: Option<String>,
     /// Whether this account created it (may add group members).
     pub is_creator: bool,
+    /// Groups: the admin's (creator's) username, while they are still a member.
+    pub admin: Option<String>,
     pub last_message: Option<MessageView>,
     /// Messages from others not yet read here.
     pub unread: i64,

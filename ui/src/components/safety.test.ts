@@ -71,6 +71,7 @@ function conv(id: string, title: string, extra: Partial<ConversationView> = {}):
     title,
     members: ['alice', title],
     is_creator: false,
+    admin: null,
     last_message: null,
     unread: 0,
     updated_at: 1,
@@ -275,11 +276,14 @@ describe('groups', () => {
   });
 
   it('the member list marks who is invited, offers Report and Block per member, Remove only to the admin', async () => {
-    const group = conv('g1', 'Trip', { kind: 'group', members: ['alice', 'bob', 'carol'], invited: ['carol'] });
+    // alice is not the admin here: bob is, and every member sees it.
+    const group = conv('g1', 'Trip', { kind: 'group', members: ['alice', 'bob', 'carol'], invited: ['carol'], admin: 'bob' });
     const r = render(Conversation, { chat: chatWith([group], 'g1') });
     await fireEvent.click(r.getByTestId('group-members-open'));
     const rows = r.getAllByTestId('group-member');
     expect(rows.map((e) => e.dataset.username)).toEqual(['alice', 'bob', 'carol']);
+    expect(r.getAllByTestId('member-admin')).toHaveLength(1);
+    expect(within(rows[1]).getByTestId('member-admin')).toBeTruthy();
     const carol = rows[2];
     expect(within(carol).getByTestId('member-invited')).toBeTruthy();
     expect(within(rows[1]).queryByTestId('member-invited')).toBeNull();

@@ -214,6 +214,8 @@ export type ConversationView = {
 	invited_by: string | null,
 	/**  Whether this account created it (may add group members). */
 	is_creator: boolean,
+	/**  Groups: the admin's (creator's) username, while they are still a member. */
+	admin: string | null,
 	last_message: MessageView | null,
 	/**  Messages from others not yet read here. */
 	unread: number,

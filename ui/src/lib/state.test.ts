@@ -26,6 +26,7 @@ function conv(unread: number): ConversationView {
     title: 'bob',
     members: ['alice', 'bob'],
     is_creator: true,
+    admin: null,
     last_message: null,
     unread,
     updated_at: 1,

@@ -202,6 +202,12 @@ impl Cache {
         } else {
             Vec::new()
         };
+        let creator: String = row.try_get("creator_id")?;
+        let admin = if group {
+            members.iter().find(|m| m.0 == creator).map(|m| m.1.clone())
+        } else {
+            None
+        };
         Ok(ConversationView {
             id,
             kind,
@@ -209,7 +215,8 @@ impl Cache {
             invited,
             invited_by,
             members: members.into_iter().map(|m| m.1).collect(),
-            is_creator: row.try_get::<String, _>("creator_id")? == me_s,
+            is_creator: creator == me_s,
+            admin,
             updated_at: last_message
                 .as_ref()
                 .map_or(updated_at, |m| m.sent_at.max(updated_at)),
