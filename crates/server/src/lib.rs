@@ -194,7 +194,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     };
-    tasks.spawn(routes::media::sweep_uploads(
+    tasks.spawn(routes::media::resumable::sweep_uploads(
         state.clone(),
         config.upload_ttl,
         config.upload_sweep_every,

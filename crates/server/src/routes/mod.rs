@@ -68,7 +68,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::post_played))
         .routes(routes!(messages::played_since))
         .routes(routes!(media::upload, media::download))
-        .routes(routes!(media::upload_status, media::upload_piece))
+        .routes(routes!(
+            media::resumable::upload_status,
+            media::resumable::upload_piece
+        ))
         .routes(routes!(ws::ws))
         .routes(routes!(safety::settings))
         .routes(routes!(safety::accept))
