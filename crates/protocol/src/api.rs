@@ -261,9 +261,10 @@ wire! {
         /// Length of a video in ms; 0 for a photo.
         pub duration_ms: u32,
         pub blurhash: String,
-        /// The server's nudity classifier found the photo, or the video's poster, explicit:
-        /// withheld from accounts under 18, blurred with tap-to-view for adults with the
-        /// filter on.
+        /// The server's nudity classifier found the photo, the video (its worst keyframe) or
+        /// the video's poster explicit, or the video could not be checked (a codec the server
+        /// does not decode): withheld from accounts under 18, blurred with tap-to-view for
+        /// adults with the filter on.
         #[serde(default)]
         pub explicit: bool,
     }

@@ -88,9 +88,17 @@ async fn store_checked(
     if checked.kind == MediaKind::Video {
         checked.nsfw = judge_video(state, owner_id, &bytes, checked.frames_decodable).await?;
     }
-    let explicit = checked
-        .nsfw
-        .is_some_and(|s| s.verdict() == natter_safety::Verdict::Explicit);
+    // A video nobody could check by its frames (an adult's, see `judge_video`) counts as
+    // explicit for who sees it: withheld under 18, blurred for the filter. Its poster, which
+    // the sender chose, proves nothing.
+    let unchecked = checked.kind == MediaKind::Video && checked.nsfw.is_none();
+    if unchecked {
+        tracing::info!("a video that could not be checked by its frames: treated as explicit");
+    }
+    let explicit = unchecked
+        || checked
+            .nsfw
+            .is_some_and(|s| s.verdict() == natter_safety::Verdict::Explicit);
     if let Some(scores) = &checked.nsfw {
         tracing::info!(
             explicit,

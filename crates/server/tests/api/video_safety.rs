@@ -219,7 +219,7 @@ async fn a_harmless_video_from_a_teen_is_accepted_and_shown() {
 }
 
 #[tokio::test]
-async fn videos_nobody_can_check_are_refused_from_teens_and_judged_by_poster_for_adults() {
+async fn videos_nobody_can_check_are_refused_from_teens_and_withheld_from_them() {
     let dir = tempfile::tempdir().expect("temp dir");
     let plain = video(dir.path(), false);
     // VP9 in WebM: the worker decodes H.264 only
@@ -241,8 +241,25 @@ async fn videos_nobody_can_check_are_refused_from_teens_and_judged_by_poster_for
     let (teen1, adult) = (teen(&h, "teen").await, h.user("adult").await);
     let r = upload(&teen1, Uuid::now_v7(), &webm).await;
     assert_refused(r, 422, "invalid_video");
-    let (status, body) = upload(&adult, Uuid::now_v7(), &webm).await;
+    let media_id = Uuid::now_v7();
+    let (status, body) = upload(&adult, media_id, &webm).await;
     assert_eq!(status, 201, "{body}");
+    // An adult may send it, but its harmless poster proves nothing: the teen never gets it,
+    // poster included, and it is marked for the filter.
+    let with_teen = chat(&adult, &teen1).await;
+    let thumbnail_id = thumbnail(&adult, 4).await;
+    let item = json!({"media_id": media_id, "thumbnail_id": thumbnail_id,
+        "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"});
+    let r = send_album(&adult, with_teen, &[item], "").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.json::<Message>().media[0].explicit, "not checked");
+    for id in [media_id, thumbnail_id] {
+        let r = fetch(&teen1, id).await;
+        assert_eq!(r.status(), 403);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "media_withheld");
+        assert_eq!(fetch(&adult, id).await.status(), 200);
+    }
 
     // no worker configured: no video can be checked
     let h = Harness::new().await;

@@ -303,7 +303,8 @@ pub(super) fn too_large(kind: MediaKind) -> ApiError {
 /// A video the worker cannot decode (HEVC, VP8/VP9/AV1, WebM), or any video when no worker
 /// is configured, has no frames to judge: from an account under 18 (which may not send
 /// explicit media) it is refused, since a poster the sender chose proves nothing; from an
-/// adult it is accepted, judged by its poster as before (`None` here).
+/// adult it is accepted unjudged (`None` here) and stored as explicit, so it is withheld from
+/// everyone under 18 and blurred for anyone with the filter on.
 pub(super) async fn judge_video(
     state: &AppState,
     owner_id: Uuid,
