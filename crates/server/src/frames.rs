@@ -10,15 +10,17 @@
 //!
 //! - with an empty environment, `/` as its directory, and in a process group of its own; every
 //!   descriptor the server opens is close-on-exec, so the worker gets stdio and only what the
-//!   server itself inherited without close-on-exec ([`inherited_descriptors`]: warned about
-//!   at start; closing them would need unsafe code);
+//!   server itself inherited without close-on-exec ([`inherited_descriptors`], named in a
+//!   warning at start), which its system-call filter keeps it from using;
+//! - **confined by a system-call filter** it installs first thing ([`sandbox`]: seccomp-BPF):
+//!   it can read its stdin, write its stdout and stderr, manage memory and exit; opening a
+//!   file or a socket, starting a program and touching any other descriptor fail. Where no
+//!   filter can be installed, it decodes nothing;
 //! - under resource limits the server sets on it (Linux `prlimit`, before a byte of the video
 //!   is written to it): address space ([`FrameWorker::memory_bytes`]), CPU time
 //!   ([`FrameWorker::cpu_seconds`]), no core dumps, no file writes, and no descriptors beyond
 //!   its stdio (so it cannot open a socket or a file);
-//! - best effort in a network namespace of its own (it tries `unshare(CLONE_NEWNET)`, then
-//!   with a new user namespace; where neither is allowed it goes on without, and says so on
-//!   stderr);
+//! - where the kernel allows, in a network namespace of its own as well;
 //! - under a wall-clock timeout the server enforces ([`FrameWorker::timeout`]; its whole
 //!   process group is killed), and at most [`FrameWorker::concurrency`] at once (a semaphore,
 //!   one per core by default), so a burst of uploads waits instead of forking without bound.
@@ -37,10 +39,16 @@ use natter_safety::{INPUT_BYTES, INPUT_SIZE};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
 
+mod sandbox;
+
 /// Most keyframes judged per video (the app samples as many).
 pub const MAX_FRAMES: usize = 8;
 /// The argument that makes the `natter` binary act as the frame worker.
 pub const WORKER_ARG: &str = "internal-frame-worker";
+/// With it, the worker decodes nothing: it tries from inside its sandbox what a hostile
+/// decoder would (open a file, a socket, write to another descriptor, start a program) and
+/// prints what happened, exiting 0 only if all of it was denied.
+pub const SANDBOX_CHECK_ARG: &str = "--sandbox-check";
 /// Starts the worker's output, written as soon as it runs (before it reads the video); then
 /// frames follow until the end of the stream.
 const MAGIC: &[u8; 4] = b"NFR1";
@@ -227,7 +235,8 @@ impl FrameDecoder {
 /// (the frame worker too) inherits: ones its launcher passed down (a build tool's jobserver
 /// pipe, a socket). Everything the server opens itself is close-on-exec; closing inherited
 /// ones in the child needs `pre_exec`/`close_range`, i.e. unsafe code, which the workspace
-/// forbids, so the server names them in a warning instead. Linux only (reads `/proc`).
+/// forbids, so the server names them in a warning instead; the worker's system-call filter
+/// lets it read and write only its stdio. Linux only (reads `/proc`).
 pub fn inherited_descriptors() -> Vec<u32> {
     const O_CLOEXEC: u32 = 0o2_000_000;
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
@@ -347,9 +356,16 @@ fn kill_group(pid: Option<u32>) {
 /// over it on stdout (`NFR1`, then per frame its width and height as little-endian `u32`s
 /// and 224×224 RGB, the classifier's input, resized exactly as `Classifier::classify_image`
 /// does), and exits 0; on any error it writes the reason on stderr and exits 1. Call it first
-/// thing in `main`, before any thread starts (it may enter a new user and network namespace).
+/// thing in `main`, before any thread starts (it may enter a new user and network namespace,
+/// and its system-call filter covers only the thread that installs it).
 pub fn worker_main() -> ExitCode {
-    isolate();
+    if std::env::args_os().any(|a| a == SANDBOX_CHECK_ARG) {
+        return sandbox::report();
+    }
+    if let Err(e) = sandbox::isolate() {
+        let _ = writeln!(std::io::stderr(), "natter frame worker: {e}");
+        return ExitCode::FAILURE;
+    }
     match work() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -394,39 +410,6 @@ fn work() -> Result<(), String> {
         write(&mut out, small.as_raw())?;
     }
     out.flush().map_err(|e| format!("writing the frames: {e}"))
-}
-
-/// What the worker does to itself before reading anything: no core dumps and
-/// (best effort) no network, by entering a network namespace of its own.
-fn isolate() {
-    #[cfg(unix)]
-    {
-        use rustix::process::{setrlimit, Resource, Rlimit};
-        // (No file-size limit here: run by hand its stdout may be a file. The server's
-        // `prlimit` sets one; there stdio are pipes.)
-        let none = Rlimit {
-            current: Some(0),
-            maximum: Some(0),
-        };
-        let _ = setrlimit(Resource::Core, none);
-    }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use rustix::thread::UnshareFlags;
-        // `unshare` is deprecated for `unshare_unsafe` because some flags (CLONE_FILES,
-        // CLONE_FS) change what other threads see; a new network (and user) namespace does
-        // not, and no other thread exists yet.
-        #[allow(deprecated)]
-        let unshare = rustix::thread::unshare;
-        if unshare(UnshareFlags::NEWNET).is_err()
-            && unshare(UnshareFlags::NEWUSER | UnshareFlags::NEWNET).is_err()
-        {
-            let _ = writeln!(
-                std::io::stderr(),
-                "natter frame worker: no network namespace (not permitted here); running without"
-            );
-        }
-    }
 }
 
 #[cfg(test)]

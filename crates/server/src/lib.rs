@@ -159,7 +159,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 tracing::warn!(
                     ?inherited,
                     "descriptors this server inherited without close-on-exec reach the frame \
-                     worker too; start the server with stdio only"
+                     worker too (its system-call filter keeps it from using them); start the \
+                     server with stdio only"
                 );
             }
             Some(Arc::new(frames::FrameDecoder::new(worker)))

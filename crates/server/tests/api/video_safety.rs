@@ -313,6 +313,33 @@ async fn a_worker_that_crashes_or_hangs_refuses_the_video_and_the_server_goes_on
     }
 }
 
+/// What a decoder taken over by a hostile video could still do from inside the worker's
+/// sandbox: nothing beyond its stdio. `--sandbox-check` tries each from inside, after the
+/// same set-up as a real run; the stdout it reports on still works.
+#[test]
+fn a_taken_over_worker_can_open_nothing_connect_nowhere_and_start_nothing() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natter-frames"))
+        .arg(natter_server::frames::SANDBOX_CHECK_ARG)
+        .env_clear()
+        .output()
+        .expect("the worker runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "write to another descriptor: denied",
+            "open a file: denied",
+            "connect to the network: denied",
+            "open a socket: denied",
+            "start a program: denied",
+        ],
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+}
+
 /// An animated GIF: `harmless` frames of a plain colour, then (when `explicit`) the explicit
 /// fixture, shown whole for a few more frames. A GIF frame has at most 256 colours and the
 /// fixture (48,000 colours) stops being explicit when quantised, so the fixture is drawn
