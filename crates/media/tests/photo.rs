@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use natter_media::photo::{MAX_GIF_FRAMES, MAX_PHOTO_BYTES};
 use natter_media::{
-    prepare_many, prepare_photo, sniff, ImageKind, MediaError, PrepareOptions, PreparedPhoto,
+    inspect_image, prepare_many, prepare_photo, sniff, ImageKind, MediaError, PrepareOptions,
+    PreparedPhoto,
 };
 use natter_protocol::ErrorCode;
 use photo_fixtures::*;
@@ -222,6 +223,27 @@ fn a_decompression_bomb_is_refused_cheaply() {
         err.to_string(),
         "the image is 100000×100000 pixels, more than the 100 megapixel limit"
     );
+}
+
+#[test]
+fn the_server_refuses_a_picture_over_its_edge_limit_from_the_header_alone() {
+    // 10000×10000 is within the 100 megapixels a camera photo may have, so only the edge
+    // limit stops it; its decode alone would take 400 MB. The header is all that is read:
+    // the pixel data here is a single pixel's, which a decode would fail on differently.
+    let bomb = png_bomb(10_000, 10_000);
+    let err = inspect_image(&bomb, 4096).unwrap_err();
+    assert!(matches!(err, MediaError::CorruptImage(_)), "{err:?}");
+    assert_eq!(err.code(), ErrorCode::InvalidImage);
+    assert_eq!(
+        err.to_string(),
+        "damaged image: the PNG header says 10000×10000 pixels, larger than the 4096 px a \
+         prepared photo has"
+    );
+    // Within the limit, the same forgery gets as far as the decoder, which refuses it.
+    let small = png_bomb(4000, 3000);
+    let err = inspect_image(&small, 4096).unwrap_err();
+    assert!(!err.to_string().contains("header says"), "{err}");
+    assert_eq!(err.code(), ErrorCode::InvalidImage);
 }
 
 #[test]

@@ -272,6 +272,18 @@ fn decode(input: &[u8], kind: ImageKind) -> Result<DynamicImage, MediaError> {
     reader.decode().map_err(|e| image_error(e, kind))
 }
 
+/// [`decode`] with the decoder's own limits on the edges as well: a second line behind the
+/// header check, should a decoder see other dimensions than the header reader did.
+fn decode_within(input: &[u8], kind: ImageKind, max_edge: u32) -> Result<DynamicImage, MediaError> {
+    let mut reader = ImageReader::with_format(Cursor::new(input), kind.format());
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_image_width = Some(max_edge);
+    limits.max_image_height = Some(max_edge);
+    reader.limits(limits);
+    reader.decode().map_err(|e| image_error(e, kind))
+}
+
 /// A decoder's error as ours: the input's fault, or a kind of file we do not take.
 fn image_error(e: image::ImageError, kind: ImageKind) -> MediaError {
     match e {
@@ -341,16 +353,21 @@ pub fn inspect(input: &[u8], max_edge: u32) -> Result<ImageInfo, MediaError> {
             None => MediaError::NotAnImage,
         })?;
         let header = check_headers(input, kind)?;
+        // From the header, before any pixel is decoded: a small file may declare a picture
+        // whose decode alone would take hundreds of megabytes.
+        if header.width.max(header.height) > max_edge {
+            return Err(MediaError::CorruptImage(format!(
+                "the {} header says {}×{} pixels, larger than the {max_edge} px a prepared photo has",
+                name(kind),
+                header.width,
+                header.height
+            )));
+        }
         if kind == ImageKind::Gif && header.animated {
             check_animation(input, &header)?;
         }
-        let decoded = decode(input, kind)?;
+        let decoded = decode_within(input, kind, max_edge)?;
         let (width, height) = (decoded.width(), decoded.height());
-        if width.max(height) > max_edge {
-            return Err(MediaError::CorruptImage(format!(
-                "{width}×{height} pixels is larger than the {max_edge} px a prepared photo has"
-            )));
-        }
         Ok(ImageInfo {
             kind,
             width,
