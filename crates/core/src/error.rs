@@ -35,12 +35,16 @@ impl CoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             CoreError::Network(_) => true,
-            CoreError::Api(e) => matches!(e.code, ErrorCode::Internal | ErrorCode::RateLimited),
+            CoreError::Api(e) => matches!(
+                e.code,
+                ErrorCode::Internal | ErrorCode::RateLimited | ErrorCode::ServerBusy
+            ),
             _ => false,
         }
     }
 
-    /// How long the server asked to wait before trying again (`rate_limited`), in ms.
+    /// How long the server asked to wait before trying again (`rate_limited`,
+    /// `server_busy`), in ms.
     pub fn retry_after_ms(&self) -> Option<i64> {
         match self {
             CoreError::Api(e) => e

@@ -102,6 +102,10 @@ pub enum ErrorCode {
     CannotInvite,
     /// Invited to a group and not yet accepted: accept the invitation to write there.
     InvitationPending,
+    /// The server has more of this kind of work (checking uploaded media) waiting than it
+    /// queues; nothing was stored. The answer carries `Retry-After` (seconds) and
+    /// `retry_after_s`: the same request then may succeed.
+    ServerBusy,
 }
 
 impl ErrorCode {
@@ -144,7 +148,7 @@ impl ErrorCode {
             RateLimited => 429,
             PayloadTooLarge | MediaTooLarge => 413,
             Internal => 500,
-            Network | Microphone => 503,
+            Network | Microphone | ServerBusy => 503,
         }
     }
 
@@ -195,6 +199,7 @@ impl ErrorCode {
             InvalidReport => "invalid_report",
             CannotInvite => "cannot_invite",
             InvitationPending => "invitation_pending",
+            ServerBusy => "server_busy",
         }
     }
 }
@@ -213,8 +218,8 @@ impl std::fmt::Display for ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    /// `rate_limited` only: seconds until the action is allowed again (also sent as the
-    /// `Retry-After` header).
+    /// `rate_limited` and `server_busy` only: seconds until the action is allowed again (also
+    /// sent as the `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
 }
@@ -225,6 +230,16 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_s: None,
+        }
+    }
+
+    /// A `server_busy` answer: try the same request again in `retry_after_s` seconds.
+    pub fn server_busy(what: &str, retry_after_s: u64) -> Self {
+        let retry_after_s = retry_after_s.max(1);
+        Self {
+            code: ErrorCode::ServerBusy,
+            message: format!("{what}: try again in {}", human_wait(retry_after_s)),
+            retry_after_s: Some(retry_after_s),
         }
     }
 

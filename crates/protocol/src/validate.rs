@@ -492,6 +492,7 @@ mod tests {
             InvalidReport,
             CannotInvite,
             InvitationPending,
+            ServerBusy,
         ];
         // A new code breaks this match until it is added to `all` above.
         for code in all {
@@ -538,7 +539,8 @@ mod tests {
                 | MediaWithheld
                 | InvalidReport
                 | CannotInvite
-                | InvitationPending => {}
+                | InvitationPending
+                | ServerBusy => {}
             }
             let v = serde_json::to_value(ApiError::new(code, "x")).unwrap();
             assert_eq!(v["code"], code.as_str(), "{code:?}");

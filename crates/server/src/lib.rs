@@ -10,6 +10,7 @@ pub mod bus;
 pub mod error;
 pub mod extract;
 pub mod frames;
+pub mod gate;
 pub mod metrics;
 pub mod routes;
 pub mod state;
@@ -33,6 +34,9 @@ pub use routes::openapi;
 /// How long an unfinished upload is kept without receiving anything: a day, long enough for
 /// a phone that lost its network overnight.
 pub const DEFAULT_UPLOAD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// What a `server_busy` answer to an upload asks the client to wait: checking one file takes
+/// well under a second, so a queue this server turned away has moved on by then.
+pub const MEDIA_CHECK_RETRY_AFTER_S: u64 = 2;
 
 /// How long a log-in lasts unless configured otherwise.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -73,6 +77,9 @@ pub struct ServerConfig {
     /// resource-limited process ([`frames`]). `None`: videos are judged by their poster only,
     /// so a video from an account under 18 is refused (it cannot be checked).
     pub frame_worker: Option<frames::FrameWorker>,
+    /// How many uploads are checked at once (decoded, classified, hashed) and how many more
+    /// may wait; past that an upload is answered `503 server_busy` with `Retry-After`.
+    pub media_checks: gate::GateSize,
 }
 
 impl ServerConfig {
@@ -91,6 +98,7 @@ impl ServerConfig {
             bus: None,
             media: None,
             frame_worker: None,
+            media_checks: gate::GateSize::per_core(),
         }
     }
 }
@@ -167,8 +175,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         }
         None => {
             tracing::warn!(
-                "no frame worker: videos are judged by their poster only, and videos from \
-                 accounts under 18 are refused"
+                "no frame worker: no video can be checked; videos from accounts under 18 \
+                 are refused, and adults' videos are withheld from viewers under 18"
             );
             None
         }
@@ -189,6 +197,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         metrics: Arc::new(metrics::Metrics::new()),
         classifier: Arc::new(classifier),
         frames,
+        media_checks: Arc::new(gate::Gate::new(
+            "checking uploads",
+            config.media_checks,
+            MEDIA_CHECK_RETRY_AFTER_S,
+        )),
         limits: config.limits,
         token_ttl: config.token_ttl,
         allowed_origins: config.allowed_origins.into(),

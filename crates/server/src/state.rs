@@ -50,6 +50,9 @@ pub struct AppState {
     /// Decodes uploaded videos' frames out of process for the classifier (`None`: not
     /// configured; see `ServerConfig::frame_worker`).
     pub frames: Option<Arc<crate::frames::FrameDecoder>>,
+    /// At most so many uploads checked at once, a few more waiting; the rest are told to
+    /// come back (`server_busy`).
+    pub media_checks: Arc<crate::gate::Gate>,
     pub limits: crate::routes::safety::RateLimits,
     pub token_ttl: Duration,
     pub allowed_origins: Arc<[String]>,

@@ -191,8 +191,8 @@ export type ApiError = {
 	code: ErrorCode,
 	message: string,
 	/**
-	 *  `rate_limited` only: seconds until the action is allowed again (also sent as the
-	 *  `Retry-After` header).
+	 *  `rate_limited` and `server_busy` only: seconds until the action is allowed again (also
+	 *  sent as the `Retry-After` header).
 	 */
 	retry_after_s?: number | null,
 };
@@ -381,7 +381,13 @@ export type ErrorCode =
  */
 "cannot_invite" | 
 /**  Invited to a group and not yet accepted: accept the invitation to write there. */
-"invitation_pending";
+"invitation_pending" | 
+/**
+ *  The server has more of this kind of work (checking uploaded media) waiting than it
+ *  queues; nothing was stored. The answer carries `Retry-After` (seconds) and
+ *  `retry_after_s`: the same request then may succeed.
+ */
+"server_busy";
 
 /**
  *  How the app's TypeScript sees these fractions: a plain `number`. specta writes every

@@ -49,7 +49,10 @@ pub(crate) async fn upload_next(client: &Client) -> Result<Step> {
         }
         Err(e) if e.is_transient() => {
             let attempts = job.attempts + 1;
-            let at = now + backoff_ms(attempts - 1);
+            // A busy server says when; anything else backs off.
+            let at = now
+                + e.retry_after_ms()
+                    .unwrap_or_else(|| backoff_ms(attempts - 1));
             tracing::info!(id = %job.message_id, attempts, error = %e, "upload failed; will retry");
             cache
                 .upload_retry_later(job.message_id, attempts, at)

@@ -78,6 +78,8 @@ async fn store_checked(
     bytes: Bytes,
     declared: Option<String>,
 ) -> Result<(StatusCode, MediaInfo)> {
+    // Decoding, classifying and hashing are the costly part: bounded, queued, or refused.
+    let _pass = state.media_checks.enter().await?;
     let checked_bytes = bytes.clone();
     let classifier = state.classifier.clone();
     let mut checked = tokio::task::spawn_blocking(move || {
@@ -196,6 +198,7 @@ async fn store_checked(
         (status = 409, description = "id_conflict", body = ApiError),
         (status = 413, description = "media_too_large", body = ApiError),
         (status = 422, description = "invalid_voice, voice_too_long, invalid_image, bad_request", body = ApiError),
+        (status = 503, description = "server_busy: too many uploads being checked; nothing stored, try again after Retry-After", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]

@@ -313,6 +313,59 @@ async fn a_worker_that_crashes_or_hangs_refuses_the_video_and_the_server_goes_on
     }
 }
 
+#[tokio::test]
+async fn uploads_past_the_checking_queue_are_told_to_come_back_and_lose_no_bytes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plain = video(dir.path(), false);
+    // One upload checked at a time and none waiting; the check of a video hangs for 3 s.
+    let h = Harness::with(|c: &mut ServerConfig| {
+        let mut worker = FrameWorker::new("/bin/sleep", ["30".into()]);
+        worker.timeout = Duration::from_secs(3);
+        c.frame_worker = Some(worker);
+        c.media_checks = natter_server::gate::GateSize {
+            at_once: 1,
+            queued: 0,
+        };
+    })
+    .await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let slow = {
+        let alice = alice.clone();
+        let plain = plain.clone();
+        tokio::spawn(async move { upload(&alice, Uuid::now_v7(), &plain).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // bob's photo arrives while alice's video is being checked: turned away at once, with
+    // when to come back, and the server answers everything else meanwhile.
+    let photo = jpeg(640, 480, 5);
+    let id = Uuid::now_v7();
+    let length = photo.len() as u64;
+    let r = piece(&bob, id, 0, length, &photo).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.headers()["retry-after"],
+        natter_server::MEDIA_CHECK_RETRY_AFTER_S.to_string()
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "server_busy", "{body}");
+    healthy(&h).await;
+    assert!(!slow.is_finished(), "the video was still being checked");
+
+    // Once there is room, the bytes already sent are checked: an empty last piece will do.
+    assert_refused(slow.await.unwrap(), 422, "invalid_video");
+    let head = bob
+        .request(reqwest::Method::HEAD, &format!("/v1/uploads/{id}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(head.headers()["upload-offset"], length.to_string());
+    let r = piece(&bob, id, length, length, &[]).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(fetch(&bob, id).await.status(), 200);
+}
+
 /// What a decoder taken over by a hostile video could still do from inside the worker's
 /// sandbox: nothing beyond its stdio. `--sandbox-check` tries each from inside, after the
 /// same set-up as a real run; the stdout it reports on still works.

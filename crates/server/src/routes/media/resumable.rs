@@ -147,6 +147,7 @@ pub async fn upload_status(
         (status = 403, description = "explicit_image_blocked: the photo or video looks explicit and the uploader is under 18", body = ApiError),
         (status = 413, description = "media_too_large", body = ApiError),
         (status = 422, description = "invalid_image, invalid_video, video_too_long, invalid_voice, voice_too_long, bad_request", body = ApiError),
+        (status = 503, description = "server_busy: too many uploads being checked; the bytes are kept, send the last piece again (empty, at the end) after Retry-After", body = ApiError),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, media_id = %id))]
@@ -298,8 +299,14 @@ async fn write_piece(
     let declared = content_type_essence(headers);
     let result = store_checked(state, user_id, id, bytes, declared).await;
     // Checked and recorded, or refused: either way the partial is done with. A refused file
-    // starts over under a new id.
-    if !matches!(&result, Err(Error::Internal(_))) {
+    // starts over under a new id. A failure of ours, or a server too busy to check it, keeps
+    // it: the same piece sent again (empty, at the end) checks it then.
+    let keep = match &result {
+        Err(Error::Internal(_)) => true,
+        Err(Error::Api(e)) => e.code == ErrorCode::ServerBusy,
+        Ok(_) => false,
+    };
+    if !keep {
         state.partials.remove(id).await;
         state.store.end_upload(id).await?;
     }
