@@ -184,6 +184,9 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
+// A conversation's view is the largest event. Events live briefly in a broadcast channel of a
+// bounded capacity; boxing it would only add an allocation to every emit.
+#[allow(clippy::large_enum_variant)]
 pub enum CoreEvent {
     /// A message appeared or changed (sent, failed, arrived).
     Message { message: MessageView },
