@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use natter_core::{Client, CoreError, CoreEvent, MessageStatus, MessageView};
+use natter_core::{Client, CoreError, CoreEvent};
 use uuid::Uuid;
 
 mod media;
