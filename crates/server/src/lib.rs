@@ -12,6 +12,7 @@ pub mod extract;
 pub mod frames;
 pub mod gate;
 pub mod metrics;
+pub mod rate;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -78,6 +78,7 @@ pub async fn send_message(
             voice: req.voice,
             media: req.media,
             sent_at: now_ms(),
+            rate: Some(safety::message_window(&state)),
         })
         .await?;
     match outcome {

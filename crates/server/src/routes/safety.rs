@@ -44,18 +44,16 @@ impl Default for RateLimits {
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// With `times` (oldest first) inside a window of `window_ms` ending now, and at most
-/// `limit` allowed: `None` if one more fits, else the seconds until the oldest that must
-/// leave the window has left it.
-fn wait_for(times: &[i64], limit: u32, window_ms: i64, now: i64) -> Option<u64> {
-    let limit = limit as usize;
-    if times.len() < limit {
-        return None;
+fn wait_for(times: &[i64], max: u32, window_ms: i64, now: i64) -> Option<u64> {
+    crate::rate::Window { max, window_ms }.wait(times, now)
+}
+
+/// The per-minute message limit, as the stores count it.
+pub fn message_window(state: &AppState) -> crate::rate::Window {
+    crate::rate::Window {
+        max: state.limits.messages_per_minute,
+        window_ms: MINUTE_MS,
     }
-    // The one whose leaving brings the count below the limit.
-    let leaving = times[times.len() - limit];
-    let ms = (leaving + window_ms - now).max(0);
-    Some(u64::try_from(ms).unwrap_or(0).div_ceil(1000))
 }
 
 /// Where the window of the per-minute message limit starts at `now`.
@@ -79,7 +77,7 @@ pub async fn check_message_rate(
             return Ok(());
         }
         tracing::warn!(user_id = %sender, sent = times.len(), "message rate limit reached");
-        return Err(ApiError::rate_limited("you are sending messages too fast", wait).into());
+        return Err(crate::rate::messages_too_fast(wait).into());
     }
     Ok(())
 }
@@ -448,23 +446,4 @@ pub async fn report(
         .await?;
     tracing::info!(report_id = %id, reported_id = %reported.id, "report queued");
     Ok(StatusCode::CREATED)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wait_for;
-
-    #[test]
-    fn the_wait_ends_when_the_oldest_counted_action_leaves_the_window() {
-        // 3 allowed per 60 s: two so far → fine; three → wait until the first is 60 s old
-        assert_eq!(wait_for(&[0, 10_000], 3, 60_000, 20_000), None);
-        assert_eq!(wait_for(&[0, 10_000, 15_000], 3, 60_000, 20_000), Some(40));
-        // four (a race let one more in): the second must leave too
-        assert_eq!(
-            wait_for(&[0, 10_000, 15_000, 16_000], 3, 60_000, 20_000),
-            Some(50)
-        );
-        // rounding up: 0.2 s left is 1 s
-        assert_eq!(wait_for(&[0, 1, 2], 3, 60_000, 59_800), Some(1));
-    }
 }

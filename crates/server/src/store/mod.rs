@@ -143,6 +143,10 @@ pub struct NewMessage {
     /// store checks each one inside the insert's transaction.
     pub media: Vec<MediaAttachment>,
     pub sent_at: i64,
+    /// The sender's message limit, counted again inside the insert's transaction with every
+    /// message of theirs already stored (a re-send is never refused): parallel sends cannot
+    /// get past it together. `None`: no limit (the store's own tests).
+    pub rate: Option<crate::rate::Window>,
 }
 
 /// A resumable upload in progress.

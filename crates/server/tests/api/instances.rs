@@ -71,6 +71,7 @@ fn text(conversation_id: Uuid, sender_id: Uuid, id: Uuid, text: &str) -> NewMess
         voice: None,
         media: Vec::new(),
         sent_at: 2,
+        rate: None,
     }
 }
 

@@ -255,6 +255,37 @@ async fn bursts_past_the_rate_limits_get_429_with_retry_after_and_store_nothing(
     assert!(daves.is_empty(), "no conversation was made with dave");
 }
 
+#[tokio::test]
+async fn parallel_sends_past_the_limit_store_exactly_the_limit() {
+    let h = Harness::with(|c| c.limits.messages_per_minute = 10).await;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let with_bob = alice.direct_with(&bob).await;
+    let group = alice.group("trip", &[&bob, &carol]).await;
+    // 40 at once, into two conversations (the limit is the sender's, wherever they write).
+    let sends = (0..40).map(|i| {
+        let alice = alice.clone();
+        let conv = if i % 2 == 0 { with_bob.id } else { group.id };
+        tokio::spawn(async move {
+            alice
+                .try_send(conv, Uuid::now_v7(), &format!("burst {i}"))
+                .await
+                .status
+        })
+    });
+    let mut statuses = Vec::new();
+    for send in sends.collect::<Vec<_>>() {
+        statuses.push(send.await.expect("the send ran"));
+    }
+    let stored = statuses.iter().filter(|&&s| s == 201).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!((stored, refused), (10, 30), "{statuses:?}");
+    let in_history =
+        bob.history(with_bob.id, "").await.len() + bob.history(group.id, "").await.len();
+    assert_eq!(in_history, 10, "exactly the limit was stored");
+}
+
 /// Signs up `name`, seventeen today.
 async fn signup_17(h: &Harness, name: &str) -> crate::harness::Resp {
     let born = (chrono::Utc::now().date_naive() - chrono::Days::new(17 * 365))

@@ -26,6 +26,13 @@ async fn stored_message(conn: &mut PgConnection, id: Uuid) -> Result<Option<Mess
     Ok(Some(stored))
 }
 
+/// The advisory-lock key that serialises one sender's message inserts: the two halves of
+/// their id folded together (a collision only makes two senders take turns).
+fn sender_lock_key(sender: Uuid) -> i64 {
+    let bits = sender.as_u128();
+    ((bits >> 64) as u64 ^ bits as u64) as i64
+}
+
 impl PgStore {
     /// The transaction's first write bumps `last_seq`, which locks the conversation's row
     /// until commit or rollback: inserts into one conversation, from any instance, take
@@ -34,8 +41,19 @@ impl PgStore {
     /// into the same conversation is seen) is a re-send or a conflict; the insert itself is
     /// `ON CONFLICT (id) DO NOTHING` for the same id racing in from another conversation.
     #[tracing::instrument(name = "insert_message", skip_all)]
+    ///
+    /// The sender's message limit is counted after that, under a transaction-scoped advisory
+    /// lock on the sender taken first thing (so always before the conversation's row: no lock
+    /// cycle): a sender's inserts into any conversation, from any instance, take turns, and
+    /// each counts the ones committed before it.
     pub(super) async fn message_insert(&self, message: NewMessage) -> Result<Outcome<Message>> {
         let mut tx = self.pool.begin().await?;
+        if message.rate.is_some() {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(sender_lock_key(message.sender_id))
+                .execute(&mut *tx)
+                .await?;
+        }
         if !is_member(&mut tx, message.conversation_id, message.sender_id).await? {
             return Err(Error::conversation_not_found());
         }
@@ -54,6 +72,21 @@ impl PgStore {
         if let Some(stored) = stored_message(&mut tx, message.id).await? {
             tx.rollback().await?;
             return resend_outcome(stored, &message);
+        }
+        if let Some(window) = message.rate {
+            let times: Vec<i64> = sqlx::query_scalar(
+                "SELECT sent_at FROM messages WHERE sender_id = $1 AND sent_at >= $2
+                 ORDER BY sent_at",
+            )
+            .bind(message.sender_id)
+            .bind(window.start(message.sent_at))
+            .fetch_all(&mut *tx)
+            .await?;
+            if let Some(wait) = window.wait(&times, message.sent_at) {
+                tx.rollback().await?;
+                tracing::warn!(user_id = %message.sender_id, sent = times.len(), "message rate limit reached");
+                return Err(crate::rate::messages_too_fast(wait).into());
+            }
         }
         no_nul(&message.text, ErrorCode::InvalidText, "a message")?;
         if let Some(voice) = &message.voice {

@@ -217,6 +217,22 @@ async fn check(conn: &mut SqliteConnection, message: &NewMessage) -> Result<Chec
         let stored = read_back(conn, &id).await?;
         return Ok(Checked::Existing(resend_outcome(stored, message)));
     }
+    if let Some(window) = message.rate {
+        // Inside the batch's transaction on the file's one writer: every message of the
+        // sender committed before, or stored earlier in this batch, is counted.
+        let times: Vec<i64> = sqlx::query_scalar(
+            "SELECT sent_at FROM messages WHERE sender_id = ?1 AND sent_at >= ?2
+             ORDER BY sent_at",
+        )
+        .bind(&sender_id)
+        .bind(window.start(message.sent_at))
+        .fetch_all(&mut *conn)
+        .await?;
+        if let Some(wait) = window.wait(&times, message.sent_at) {
+            tracing::warn!(user_id = %message.sender_id, sent = times.len(), "message rate limit reached");
+            return Err(crate::rate::messages_too_fast(wait).into());
+        }
+    }
     if let Some(voice) = &message.voice {
         let owned = sqlx::query("SELECT 1 FROM media WHERE id = ?1 AND owner_id = ?2")
             .bind(voice.media_id.to_string())
