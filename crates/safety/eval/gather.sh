@@ -11,7 +11,8 @@
 # Re-runnable: packages already downloaded, unpacked or images already generated are kept.
 # Bounded: at most PER_SOURCE pictures per source (a deterministic sample, every k-th file by
 # path) and a timeout on every download; about 400 MB of packages the first time (about a
-# minute on a fast mirror), seconds afterwards.
+# minute on a fast mirror) and about ten minutes of ImageMagick (2,100 generated pictures,
+# 2.4 GB), seconds afterwards.
 set -euo pipefail
 
 DIR=${NATTER_EVAL_DIR:-$HOME/.cache/natter/safety-eval}
@@ -116,16 +117,37 @@ images "$R/python-skimage-doc" | grep -E 'sphx_glr_.*_00[0-9]\.png$' | add figur
 images "$R/mypaint-data-extras" | add texture mypaint-data-extras
 for f in brick grass gravel; do images "$SK" | grep -E "/$f\.png$"; done | add texture python3-skimage
 
-# Generated abstract art: ImageMagick's plasma (the reported false positives), fractal
-# plasma, plasma between named colours (many skin-like), blurred/swirled plasma, gradients.
+# Generated abstract art: ImageMagick's raw plasma (the reported false positives: category
+# abstract_plasma, 650 pictures, plasma: and plasma:fractal, distinct seeds, four sizes; seeds
+# 5001 and up were added as a held-out check after the first 320 had been measured), the same
+# plasmas as the app sends them (abstract_plasma_jpeg: JPEG quality 80 with 4:2:0 chroma, as
+# natter-media prepares a photo; abstract_plasma_thumb: the 320-px thumbnail, Lanczos, the
+# same JPEG), and (category abstract) plasma between named colours (many skin-like),
+# blurred/swirled/painted plasma, gradients. ImageMagick's JPEG is libjpeg's, with the IJG
+# quantisation tables natter-media's encoder also uses; its resize to 320 px is Lanczos, as
+# natter-media's thumbnail.
 G=$DIR/generated
 gen() { # gen FILE ARGS...: runs convert unless FILE exists
   local out=$1; shift
   [[ -s $out ]] || timeout 60 $CONVERT "$@" "$out"
 }
 mkdir -p "$G/abstract" "$G/screenshot"
-for s in $(seq 1 40); do gen "$G/abstract/plasma-$s.png" -seed "$s" -size 800x600 plasma:; done
-for s in $(seq 1 20); do gen "$G/abstract/fractal-$s.png" -seed "$s" -size 800x600 plasma:fractal; done
+for s in $(seq 1 100); do gen "$G/abstract/plasma-$s.png" -seed "$s" -size 800x600 plasma:; done
+for s in $(seq 1 60); do gen "$G/abstract/fractal-$s.png" -seed "$s" -size 800x600 plasma:fractal; done
+for s in $(seq 1001 1060); do gen "$G/abstract/plasma-1024x768-$s.png" -seed "$s" -size 1024x768 plasma:; done
+for s in $(seq 1001 1040); do gen "$G/abstract/fractal-1024x768-$s.png" -seed "$s" -size 1024x768 plasma:fractal; done
+for s in $(seq 2001 2030); do gen "$G/abstract/plasma-640x640-$s.png" -seed "$s" -size 640x640 plasma:; done
+for s in $(seq 2001 2030); do gen "$G/abstract/fractal-640x640-$s.png" -seed "$s" -size 640x640 plasma:fractal; done
+for s in $(seq 5001 5150); do gen "$G/abstract/plasma-$s.png" -seed "$s" -size 800x600 plasma:; done
+for s in $(seq 6001 6100); do gen "$G/abstract/fractal-1024x768-$s.png" -seed "$s" -size 1024x768 plasma:fractal; done
+for s in $(seq 7001 7050); do gen "$G/abstract/fractal-640x640-$s.png" -seed "$s" -size 640x640 plasma:fractal; done
+for s in $(seq 8001 8030); do gen "$G/abstract/fractal-2048x1536-$s.png" -seed "$s" -size 2048x1536 plasma:fractal; done
+mkdir -p "$G/sent"
+for f in $(images "$G/abstract" | grep -E '/(plasma|fractal)-([0-9]+x[0-9]+-)?[0-9]+\.png$'); do
+  b=$(basename "$f" .png)
+  gen "$G/sent/$b.jpg" "$f" -quality 80 -sampling-factor 2x2
+  gen "$G/sent/$b-thumb.jpg" "$f" -filter Lanczos -resize 320x320 -quality 80 -sampling-factor 2x2
+done
 COLOURS=(tomato-steelblue peachpuff-sienna wheat-brown pink-purple orange-navy khaki-maroon \
   salmon-teal coral-olive bisque-chocolate burlywood-darkred yellow-blue red-green \
   lightpink-saddlebrown sandybrown-slategray navajowhite-indianred tan-darkgreen)
@@ -141,7 +163,10 @@ for s in $(seq 1 10); do
   gen "$G/abstract/plasma-swirl-$s.png" -seed "$((300 + s))" -size 800x600 plasma:fractal -swirl 270
   gen "$G/abstract/plasma-paint-$s.png" -seed "$((400 + s))" -size 800x600 plasma: -paint 6
 done
-images "$G/abstract" | grep -E '/(plasma-[0-9]+|fractal-[0-9]+)\.png$' | PER_SOURCE=60 add abstract imagemagick-plasma
+images "$G/abstract" | grep -E '/(plasma|fractal)-([0-9]+x[0-9]+-)?[0-9]+\.png$' \
+  | PER_SOURCE=1000 add abstract_plasma imagemagick-plasma
+images "$G/sent" | grep -v -- '-thumb\.jpg$' | PER_SOURCE=1000 add abstract_plasma_jpeg imagemagick-plasma-jpeg
+images "$G/sent" | grep -- '-thumb\.jpg$' | PER_SOURCE=1000 add abstract_plasma_thumb imagemagick-plasma-thumbnail
 images "$G/abstract" | grep -E '/plasma-[a-z]' | grep -v -E 'blur|swirl|paint' | add abstract imagemagick-plasma-colours
 images "$G/abstract" | grep -E 'blur|swirl|paint' | add abstract imagemagick-plasma-filtered
 images "$G/abstract" | grep -E '/(gradient|radial)-' | PER_SOURCE=40 add abstract imagemagick-gradient

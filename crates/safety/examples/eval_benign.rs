@@ -1,11 +1,13 @@
 //! False positives of the nudity filter on benign pictures: classifies every picture of a
 //! manifest (or of some folders) with the real classifier, as the app does (`classify_bytes`
 //! on the file's bytes), and prints, per category and overall, the share judged explicit at a
-//! sweep of explicit thresholds (alone, and with a floor on the share of skin-coloured
-//! pixels, the second signal that was evaluated and rejected), the share judged suggestive at
-//! a sweep of suggestive thresholds, the share each verdict of the rule in force gets, and the
-//! pictures with the highest explicit scores. It also reports the committed fixture's margin
-//! under the rule in force (as committed, re-encoded as JPEG and resized).
+//! sweep of explicit thresholds (alone; with a floor on the share of skin-coloured pixels, a
+//! second signal that was evaluated and rejected; and with the colour-noise veto of the rule
+//! in force, [`natter_safety::noise_veto`]), the share judged suggestive at a sweep of
+//! suggestive thresholds, the share each verdict of the rule in force gets, the colour noise
+//! per category, and the pictures with the highest explicit scores. It also reports the
+//! committed fixture's margin under the rule in force (as committed, re-encoded as JPEG and
+//! resized).
 //!
 //! ```text
 //! bash crates/safety/eval/gather.sh       # builds ~/.cache/natter/safety-eval/manifest.tsv
@@ -27,11 +29,12 @@ use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat};
 use natter_safety::{
-    skin, Classifier, Scores, Verdict, EXPLICIT_THRESHOLD, INPUT_SIZE, SUGGESTIVE_THRESHOLD,
+    noise_veto, skin, Classifier, ColourNoise, Scores, Verdict, EXPLICIT_THRESHOLD, INPUT_SIZE,
+    NOISE_VETO_CHROMA, NOISE_VETO_RATIO, SUGGESTIVE_THRESHOLD,
 };
 use serde::Serialize;
 
-const EXPLICIT_SWEEP: [f32; 7] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98];
+const EXPLICIT_SWEEP: [f32; 10] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99];
 const SUGGESTIVE_SWEEP: [f32; 5] = [0.5, 0.6, 0.7, 0.8, 0.9];
 /// Skin-share floors tried with every explicit threshold (0: no floor, the threshold alone):
 /// whether "explicit needs some skin-coloured pixels" would remove false positives.
@@ -53,6 +56,10 @@ struct Row {
     skin: f32,
     /// Largest 8-connected skin-coloured region, as a share of the 224×224 input.
     region: f32,
+    /// Colour noise of the 224×224 input ([`natter_safety::noise`]).
+    noise: ColourNoise,
+    /// Whether the colour-noise veto applies ([`natter_safety::noise_veto`]).
+    vetoed: bool,
     verdict: Verdict,
 }
 
@@ -128,9 +135,11 @@ fn classify_all(classifier: &Classifier, items: &[Item]) -> Vec<Option<Row>> {
                                     Ok((c, skin_of(&img)))
                                 });
                             let row = match result {
-                                Ok((c, (skin, region))) => Some(Row {
+                                Ok((c, (skin, region, noise))) => Some(Row {
                                     skin,
                                     region,
+                                    noise,
+                                    vetoed: noise_veto(&noise),
                                     path: item.path.clone(),
                                     category: item.category.clone(),
                                     origin: item.origin.clone(),
@@ -180,12 +189,20 @@ fn explicit_at(r: &Row, threshold: f32, floor: f32) -> bool {
     r.scores.explicit() >= threshold && r.skin >= floor
 }
 
+/// Explicit at `threshold` under the colour-noise veto of the rule in force.
+fn explicit_under_veto(r: &Row, threshold: f32) -> bool {
+    r.scores.explicit() >= threshold && !r.vetoed
+}
+
 #[derive(Serialize)]
 struct Report {
     images: usize,
     rule: Rule,
-    /// category → skin floor → explicit threshold → share judged explicit.
+    /// category → skin floor → explicit threshold → share judged explicit (threshold alone
+    /// and skin floors: no colour-noise veto).
     explicit: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
+    /// category → explicit threshold → share judged explicit with the colour-noise veto.
+    explicit_with_veto: BTreeMap<String, BTreeMap<String, f64>>,
     /// category → suggestive threshold → share judged suggestive (among those not explicit
     /// under the rule in force).
     suggestive: BTreeMap<String, BTreeMap<String, f64>>,
@@ -199,6 +216,8 @@ struct Report {
 #[derive(Serialize)]
 struct Rule {
     explicit_threshold: f32,
+    noise_veto_chroma: f32,
+    noise_veto_ratio: f32,
     suggestive_threshold: f32,
 }
 
@@ -208,18 +227,21 @@ struct FixtureView {
     explicit: f32,
     skin: f32,
     region: f32,
+    noise: ColourNoise,
+    vetoed: bool,
     verdict: Verdict,
 }
 
-/// Skin share and largest skin region of a picture as the model sees it (224×224, the
-/// classifier's resize).
-fn skin_of(img: &DynamicImage) -> (f32, f32) {
+/// Skin share, largest skin region and colour noise of a picture as the model sees it
+/// (224×224, the classifier's resize).
+fn skin_of(img: &DynamicImage) -> (f32, f32, ColourNoise) {
     let small = img
         .resize_exact(INPUT_SIZE, INPUT_SIZE, FilterType::Triangle)
         .into_rgb8();
     (
         skin::skin_share(small.as_raw()),
         skin::largest_skin_region(small.as_raw(), INPUT_SIZE as usize),
+        ColourNoise::measure(small.as_raw(), INPUT_SIZE as usize),
     )
 }
 
@@ -271,12 +293,14 @@ fn fixture_views(classifier: &Classifier) -> Vec<FixtureView> {
         .into_iter()
         .map(|(name, bytes)| {
             let c = classifier.classify_bytes(&bytes).expect("classifies");
-            let (skin, region) = skin_of(&image::load_from_memory(&bytes).expect("decodes"));
+            let (skin, region, noise) = skin_of(&image::load_from_memory(&bytes).expect("decodes"));
             FixtureView {
                 view: name.into(),
                 explicit: c.scores.explicit(),
                 skin,
                 region,
+                noise,
+                vetoed: noise_veto(&noise),
                 verdict: c.verdict,
             }
         })
@@ -328,8 +352,9 @@ fn main() {
         .max(8);
 
     println!(
-        "\nRule in force: explicit when porn + hentai >= {EXPLICIT_THRESHOLD}, \
-         else suggestive when sexy >= {SUGGESTIVE_THRESHOLD}."
+        "\nRule in force: explicit when porn + hentai >= {EXPLICIT_THRESHOLD} unless the \
+         colour-noise veto applies (chroma noise >= {NOISE_VETO_CHROMA} and >= \
+         {NOISE_VETO_RATIO} x luma noise), else suggestive when sexy >= {SUGGESTIVE_THRESHOLD}."
     );
     println!("\nVerdicts under the rule in force (% of pictures):");
     println!(
@@ -391,6 +416,27 @@ fn main() {
         }
     }
 
+    println!("\nShare judged explicit (porn + hentai >= t) with the colour-noise veto:");
+    print!("{:<width$} {:>5}", "category", "n");
+    for t in EXPLICIT_SWEEP {
+        print!(" {:>7}", format!("t={t}"));
+    }
+    println!(" {:>7}", "vetoed");
+    let mut explicit_with_veto: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for (cat, rs) in &groups {
+        print!("{cat:<width$} {:>5}", rs.len());
+        for t in EXPLICIT_SWEEP {
+            let n = rs.iter().filter(|r| explicit_under_veto(r, t)).count();
+            print!(" {:>6.1}%", pct(n, rs.len()));
+            explicit_with_veto
+                .entry(cat.clone())
+                .or_default()
+                .insert(format!("{t}"), pct(n, rs.len()));
+        }
+        let vetoed = rs.iter().filter(|r| r.vetoed).count();
+        println!(" {:>6.1}%", pct(vetoed, rs.len()));
+    }
+
     println!("\nShare judged suggestive (sexy >= t, among pictures not explicit under the rule):");
     print!("{:<width$} {:>5}", "category", "n");
     for t in SUGGESTIVE_SWEEP {
@@ -423,15 +469,58 @@ fn main() {
         }
     }
 
+    println!("\nColour noise per category (min / median / 90th percentile / max):");
+    println!(
+        "{:<width$} {:>31}   {:>31}",
+        "category", "chroma", "chroma / luma"
+    );
+    for (cat, rs) in &groups {
+        let spread = |f: &dyn Fn(&Row) -> f32| {
+            let mut s: Vec<f32> = rs.iter().map(|r| f(r)).collect();
+            s.sort_by(f32::total_cmp);
+            format!(
+                "{:.3} / {:.3} / {:.3} / {:.3}",
+                s[0],
+                s[s.len() / 2],
+                s[s.len() * 9 / 10],
+                s[s.len() - 1]
+            )
+        };
+        if !rs.is_empty() {
+            println!(
+                "{cat:<width$} {:>31}   {:>31}",
+                spread(&|r| r.noise.chroma),
+                spread(&|r| r.noise.chroma / r.noise.luma.max(1e-3))
+            );
+        }
+    }
+
+    println!("\nHighest porn + hentai per category:");
+    for (cat, rs) in &groups {
+        let best = rs
+            .iter()
+            .max_by(|a, b| a.scores.explicit().total_cmp(&b.scores.explicit()));
+        if let Some(r) = best {
+            println!(
+                "  {cat:<width$} {:.4}{} {}",
+                r.scores.explicit(),
+                if r.vetoed { " (vetoed)" } else { "" },
+                r.path.display()
+            );
+        }
+    }
+
     println!("\nHighest porn + hentai:");
     let mut worst: Vec<&Row> = rows.iter().collect();
     worst.sort_by(|a, b| b.scores.explicit().total_cmp(&a.scores.explicit()));
     for r in worst.iter().take(top) {
         println!(
-            "  {:.3} skin {:.3} region {:.3} sexy {:.3} {:<10} {:<20} {}",
+            "  {:.3} skin {:.3} region {:.3} chroma {:.3} luma {:.3} sexy {:.3} {:<10} {:<20} {}",
             r.scores.explicit(),
             r.skin,
             r.region,
+            r.noise.chroma,
+            r.noise.luma,
             r.scores.sexy,
             r.verdict.as_str(),
             r.category,
@@ -445,22 +534,25 @@ fn main() {
     );
     for v in &fixture {
         println!(
-            "  {:<30} porn + hentai {:.4} (margin {:+.4})  skin {:.3}  largest region {:.3} -> {}",
+            "  {:<30} porn + hentai {:.4} (margin {:+.4})  skin {:.3}  region {:.3}  chroma {:.3}  luma {:.3}{} -> {}",
             v.view,
             v.explicit,
             v.explicit - EXPLICIT_THRESHOLD,
             v.skin,
             v.region,
+            v.noise.chroma,
+            v.noise.luma,
+            if v.vetoed { " (vetoed)" } else { "" },
             v.verdict.as_str()
         );
     }
 
     if let Some(path) = scores_out {
-        let mut tsv = String::from("path\tcategory\torigin\texplicit\tporn\thentai\tsexy\tdrawing\tneutral\tskin\tregion\tverdict\n");
+        let mut tsv = String::from("path\tcategory\torigin\texplicit\tporn\thentai\tsexy\tdrawing\tneutral\tskin\tregion\tchroma\tluma\tvetoed\tverdict\n");
         for r in &rows {
             let s = &r.scores;
             tsv.push_str(&format!(
-                "{}\t{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{}\n",
+                "{}\t{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{}\t{}\n",
                 r.path.display(),
                 r.category,
                 r.origin,
@@ -472,6 +564,9 @@ fn main() {
                 s.neutral,
                 r.skin,
                 r.region,
+                r.noise.chroma,
+                r.noise.luma,
+                r.vetoed,
                 r.verdict.as_str()
             ));
         }
@@ -483,9 +578,12 @@ fn main() {
             images: rows.len(),
             rule: Rule {
                 explicit_threshold: EXPLICIT_THRESHOLD,
+                noise_veto_chroma: NOISE_VETO_CHROMA,
+                noise_veto_ratio: NOISE_VETO_RATIO,
                 suggestive_threshold: SUGGESTIVE_THRESHOLD,
             },
             explicit,
+            explicit_with_veto,
             suggestive,
             verdicts,
             counts,

@@ -9,7 +9,7 @@ use image::{DynamicImage, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
-use crate::{SafetyError, Scores, Verdict};
+use crate::{ColourNoise, SafetyError, Scores, Verdict};
 
 /// nsfwjs 4.4.0's MobileNetV2 as ONNX (see `model/README.md` for provenance and licence).
 static MODEL: &[u8] = include_bytes!("../model/nsfwjs_mobilenet_v2.onnx");
@@ -75,7 +75,8 @@ impl Classifier {
     }
 
     /// Classifies a picture already at the model's size: 224×224 RGB, 8 bits a channel,
-    /// row-major with no padding ([`INPUT_BYTES`] long).
+    /// row-major with no padding ([`INPUT_BYTES`] long). The scores carry the picture's
+    /// [`ColourNoise`], which the verdict also uses.
     pub fn classify_rgb(&self, rgb: &[u8]) -> Result<Classification, SafetyError> {
         if rgb.len() != INPUT_BYTES {
             return Err(SafetyError::InputSize {
@@ -99,7 +100,21 @@ impl Classifier {
         let probs: [f32; 5] = probs.try_into().map_err(|_| {
             SafetyError::Model(format!("expected 5 probabilities, got {}", probs.len()))
         })?;
-        let scores = Scores::from_array(probs);
+        let noise = ColourNoise::measure(rgb, size);
+        let scores = Scores {
+            colour_noise: Some(noise),
+            ..Scores::from_array(probs)
+        };
+        if scores.explicit() >= crate::EXPLICIT_THRESHOLD && crate::noise_veto(&noise) {
+            // Rare on real pictures (see `thresholds`), and the way to dodge the filter by
+            // adding colour noise: logged so that it can be counted.
+            tracing::info!(
+                explicit = scores.explicit(),
+                chroma = noise.chroma,
+                luma = noise.luma,
+                "explicit score vetoed as colour noise"
+            );
+        }
         Ok(Classification {
             scores,
             verdict: scores.verdict(),

@@ -1,6 +1,8 @@
 //! natter-safety: the on-device nudity classifier (the nsfwjs MobileNetV2 model run by tract,
-//! pure Rust) and the one place its scores become a [`Verdict`]. Used by the client on every
-//! picked photo and sampled video frame, and by the server on every uploaded image.
+//! pure Rust) and the one place its scores become a [`Verdict`]: a threshold on the explicit
+//! score and a veto for pixel-level colour noise ([`noise`], see [`thresholds`]). Used by the
+//! client on every picked photo and sampled video frame, and by the server on every uploaded
+//! image.
 //!
 //! ```no_run
 //! let classifier = natter_safety::Classifier::load()?;
@@ -12,6 +14,7 @@
 
 mod classifier;
 mod error;
+pub mod noise;
 pub mod skin;
 pub mod thresholds;
 
@@ -19,11 +22,16 @@ pub use classifier::{
     Classification, Classifier, INPUT_BYTES, INPUT_SIZE, MAX_DECODE_BYTES, MAX_PIXELS,
 };
 pub use error::SafetyError;
-pub use thresholds::{verdict, Verdict, EXPLICIT_THRESHOLD, SUGGESTIVE_THRESHOLD};
+pub use noise::ColourNoise;
+pub use thresholds::{
+    noise_veto, verdict, Verdict, EXPLICIT_THRESHOLD, NOISE_VETO_CHROMA, NOISE_VETO_RATIO,
+    SUGGESTIVE_THRESHOLD,
+};
 
 use serde::{Deserialize, Serialize};
 
-/// The model's five class probabilities (each in [0, 1], summing to ~1).
+/// The model's five class probabilities (each in [0, 1], summing to ~1), and the colour noise
+/// of the picture they were computed from (the verdict's second signal).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     pub drawing: f32,
@@ -31,6 +39,11 @@ pub struct Scores {
     pub neutral: f32,
     pub porn: f32,
     pub sexy: f32,
+    /// Measured by the [`Classifier`] on the 224×224 input the model saw. Not serialized (the
+    /// JSON form is the five probabilities); `None` for scores built by hand or read back,
+    /// which the thresholds alone judge.
+    #[serde(skip)]
+    pub colour_noise: Option<ColourNoise>,
 }
 
 impl Scores {
@@ -39,7 +52,7 @@ impl Scores {
         self.porn + self.hentai
     }
 
-    /// The verdict the [`thresholds`] give these scores.
+    /// The verdict the [`thresholds`] give these scores (and their colour noise).
     pub fn verdict(&self) -> Verdict {
         verdict(self)
     }
@@ -63,6 +76,7 @@ impl Scores {
             neutral,
             porn,
             sexy,
+            colour_noise: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Skin-colour measurements of a picture, used by the benign-image evaluation
 //! (`examples/eval_benign.rs`) to test whether a skin check could be a second signal beside
 //! the model's scores. **Not part of the verdict**: measured on ImageMagick plasma textures,
-//! the share of skin-coloured pixels (median 0.17) and the largest skin region overlap those
+//! the share of skin-coloured pixels (median 0.16) and the largest skin region overlap those
 //! of photos and of the committed explicit fixture, so a skin floor would not have stopped
 //! the false positives it was meant for, and it would blind the filter to black-and-white
 //! photos (no pixel of a grey picture is skin-coloured). See [`crate::thresholds`].

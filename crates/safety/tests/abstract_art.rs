@@ -1,13 +1,19 @@
-//! Abstract art is not judged explicit under the chosen threshold (the filter that cannot be
+//! Abstract art is not judged explicit under the rule in force (the filter that cannot be
 //! turned off for 16–17 year olds blocks what is), while the committed fixture still is. The
-//! pictures are made here, so the test needs no external tool: a plasma (midpoint
-//! displacement, each channel on its own, like ImageMagick's `plasma:` but smoother), the
-//! same blurred, and sine-colour interference patterns. Some of these plasmas score
-//! 0.6–0.7, which the old threshold (0.6) called explicit.
+//! pictures are made here, so the test needs no external tool:
 //!
-//! Known gap, measured by `examples/eval_benign.rs`: ImageMagick's own `plasma:` textures are
-//! noisier and score up to 0.93, and 25 of 60 of them are still explicit at 0.8 (see
-//! `src/thresholds.rs`); this test does not claim otherwise.
+//! - a smooth plasma (midpoint displacement, each channel on its own), the same blurred, and
+//!   sine-colour interference patterns: some score 0.6–0.7, which the first threshold (0.6)
+//!   called explicit;
+//! - ImageMagick's own `plasma:` redone in Rust (the same recursion, noise and starting
+//!   gradient as its `PlasmaImage`), which has the noisy, streaked character of the textures
+//!   that score up to 0.99 (see `src/thresholds.rs`): several of the seeds used here score
+//!   above 0.9, which the previous threshold (0.8) called explicit, and every one is kept from
+//!   `Explicit` by the colour-noise veto as well as by the threshold.
+//!
+//! Not covered here: ImageMagick's plasma as the app sends it (JPEG with 4:2:0 chroma and its
+//! 320-px thumbnail), measured by `examples/eval_benign.rs` on `eval/gather.sh`'s set; the
+//! `image` crate's JPEG encoder keeps full chroma, so it cannot make those here.
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -17,7 +23,9 @@ use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use natter_safety::skin::skin_share;
-use natter_safety::{Classification, Classifier, Verdict, EXPLICIT_THRESHOLD, INPUT_SIZE};
+use natter_safety::{
+    noise_veto, Classification, Classifier, Verdict, EXPLICIT_THRESHOLD, INPUT_SIZE,
+};
 
 fn classifier() -> &'static Classifier {
     static CLASSIFIER: OnceLock<Classifier> = OnceLock::new();
@@ -38,6 +46,11 @@ impl Rng {
     /// Uniform in [-1, 1).
     fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+
+    /// Uniform in [0, 1).
+    fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
 }
 
@@ -105,6 +118,91 @@ fn plasma(seed: u64) -> RgbImage {
         Rgb(channels.each_ref().map(|c| c[i] as u8))
     });
     image::imageops::resize(&grid, 800, 600, FilterType::Triangle)
+}
+
+/// ImageMagick's `plasma:` (its `ReadPlasmaImage` and `PlasmaImageProxy`, ImageMagick 6/7)
+/// in 8-bit levels: the picture starts as a white-to-black vertical gradient; pass `depth`
+/// (1, 2, ...) splits it into 4^depth segments and sets each segment's edge midpoints and
+/// centre to the mean of two of its corners plus uniform noise of width 255 / (2 × depth), in
+/// R, G and B independently; passes continue until every segment is under 3 pixels. The noise
+/// shrinks only as 1/depth, so the finest passes still add several levels to single pixels:
+/// the pixel-level colour noise the veto looks for.
+struct ImPlasma {
+    width: usize,
+    pixels: Vec<[f32; 3]>,
+    rng: Rng,
+}
+
+impl ImPlasma {
+    fn index(&self, x: f32, y: f32) -> usize {
+        (y - 0.5).ceil() as usize * self.width + (x - 0.5).ceil() as usize
+    }
+
+    /// Sets the pixel at (x, y) to the mean of the pixels at `a` and `b` plus noise.
+    fn set(&mut self, (x, y): (f32, f32), a: (f32, f32), b: (f32, f32), noise: f32) {
+        let (a, b) = (
+            self.pixels[self.index(a.0, a.1)],
+            self.pixels[self.index(b.0, b.1)],
+        );
+        let mut value = [0.0; 3];
+        for (c, v) in value.iter_mut().enumerate() {
+            *v = ((a[c] + b[c]) / 2.0 + noise * (self.rng.uniform() - 0.5)).clamp(0.0, 255.0);
+        }
+        let i = self.index(x, y);
+        self.pixels[i] = value;
+    }
+
+    /// One pass over the segment (x1, y1)–(x2, y2); true when all its segments are done.
+    fn pass(&mut self, (x1, y1, x2, y2): (f32, f32, f32, f32), depth: u32, level: u32) -> bool {
+        if x1 == x2 && y1 == y2 {
+            return true;
+        }
+        let xm = ((x1 + x2) / 2.0 - 0.5).ceil();
+        let ym = ((y1 + y2) / 2.0 - 0.5).ceil();
+        if depth > 0 {
+            let mut done = self.pass((x1, y1, xm, ym), depth - 1, level + 1);
+            done &= self.pass((x1, ym, xm, y2), depth - 1, level + 1);
+            done &= self.pass((xm, y1, x2, ym), depth - 1, level + 1);
+            done &= self.pass((xm, ym, x2, y2), depth - 1, level + 1);
+            return done;
+        }
+        let noise = 255.0 / (2.0 * level as f32);
+        if x1 != xm || x2 != xm {
+            self.set((x1, ym), (x1, y1), (x1, y2), noise);
+            if x1 != x2 {
+                self.set((x2, ym), (x2, y1), (x2, y2), noise);
+            }
+        }
+        if y1 != ym || y2 != ym {
+            if x1 != xm || y2 != ym {
+                self.set((xm, y2), (x1, y2), (x2, y2), noise);
+            }
+            if y1 != y2 {
+                self.set((xm, y1), (x1, y1), (x2, y1), noise);
+            }
+        }
+        self.set((xm, ym), (x1, y1), (x2, y2), noise);
+        x2 - x1 < 3.0 && y2 - y1 < 3.0
+    }
+}
+
+fn imagemagick_plasma(width: u32, height: u32, seed: u64) -> RgbImage {
+    let (w, h) = (width as usize, height as usize);
+    let mut plasma = ImPlasma {
+        width: w,
+        pixels: (0..h)
+            .flat_map(|y| std::iter::repeat_n([255.0 * (1.0 - y as f32 / (h - 1) as f32); 3], w))
+            .collect(),
+        rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+    };
+    let whole = (0.0, 0.0, (w - 1) as f32, (h - 1) as f32);
+    let mut depth = 1;
+    while !plasma.pass(whole, depth, 0) {
+        depth += 1;
+    }
+    RgbImage::from_fn(width, height, |x, y| {
+        Rgb(plasma.pixels[y as usize * w + x as usize].map(|v| v.round() as u8))
+    })
 }
 
 /// Sine-colour interference: each channel a sum of two plane waves.
@@ -208,12 +306,39 @@ fn generated_abstract_art_is_not_explicit() {
         "abstract art judged explicit:\n{}",
         failures.join("\n")
     );
-    // The set reaches into the band the old threshold (0.6) called explicit, so it tests the
-    // change and not only pictures any threshold would pass.
+    // The set reaches into the band the first threshold (0.6) called explicit, so it tests
+    // the change and not only pictures any threshold would pass.
     assert!(
         (0.6..EXPLICIT_THRESHOLD).contains(&max_explicit),
         "highest porn + hentai {max_explicit}"
     );
+}
+
+/// Seeds of [`imagemagick_plasma`] at 800×600 with some of the highest scores of the first 120
+/// (0.91–0.95 in release builds; the median seed scores about 0.75).
+const NOISY_PLASMA_SEEDS: [u64; 4] = [33, 111, 113, 119];
+
+#[test]
+fn imagemagick_style_plasma_is_not_explicit() {
+    let mut failures = Vec::new();
+    let mut max_explicit: f32 = 0.0;
+    for seed in NOISY_PLASMA_SEEDS {
+        let img = imagemagick_plasma(800, 600, seed);
+        let c = classifier().classify_bytes(&png(&img)).unwrap();
+        max_explicit = max_explicit.max(c.scores.explicit());
+        let noise = c.scores.colour_noise.expect("measured by the classifier");
+        if c.verdict == Verdict::Explicit || !noise_veto(&noise) {
+            failures.push(format!("seed {seed}: {}, {noise:?}", describe(&c)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "plasma judged explicit or not recognised as colour noise:\n{}",
+        failures.join("\n")
+    );
+    // These score where the previous threshold (0.8) called them explicit: without the new
+    // rule this test fails.
+    assert!(max_explicit >= 0.9, "highest porn + hentai {max_explicit}");
 }
 
 #[test]
@@ -228,5 +353,7 @@ fn the_fixture_stays_explicit_under_the_same_rule() {
         let c = classifier().classify_bytes(&bytes).unwrap();
         assert_eq!(c.verdict, Verdict::Explicit, "{what}: {}", describe(&c));
         assert!(c.scores.explicit() >= EXPLICIT_THRESHOLD, "{what}");
+        let noise = c.scores.colour_noise.expect("measured");
+        assert!(!noise_veto(&noise), "{what}: {noise:?}");
     }
 }

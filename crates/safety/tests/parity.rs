@@ -1,5 +1,5 @@
 //! The classifier against nsfwjs itself (parity fixtures), on generated and corrupt files,
-//! and the verdict thresholds at their boundaries.
+//! and the verdict thresholds and the colour-noise veto at their boundaries.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use natter_safety::{
-    verdict, Classifier, SafetyError, Scores, Verdict, EXPLICIT_THRESHOLD, INPUT_BYTES,
-    SUGGESTIVE_THRESHOLD,
+    noise_veto, verdict, Classifier, ColourNoise, SafetyError, Scores, Verdict, EXPLICIT_THRESHOLD,
+    INPUT_BYTES, INPUT_SIZE, NOISE_VETO_CHROMA, NOISE_VETO_RATIO, SUGGESTIVE_THRESHOLD,
 };
 use serde::Deserialize;
 
@@ -192,6 +192,7 @@ fn scores(porn: f32, hentai: f32, sexy: f32) -> Scores {
         neutral: (1.0 - porn - hentai - sexy).max(0.0),
         porn,
         sexy,
+        colour_noise: None,
     }
 }
 
@@ -207,7 +208,14 @@ fn thresholds_at_their_boundaries() {
             Verdict::Explicit,
         ),
         ((EXPLICIT_THRESHOLD - below, 0.0, 0.0), Verdict::Safe),
-        ((0.3, 0.3 - below, 0.0), Verdict::Safe),
+        (
+            (
+                EXPLICIT_THRESHOLD / 2.0,
+                EXPLICIT_THRESHOLD / 2.0 - below,
+                0.0,
+            ),
+            Verdict::Safe,
+        ),
         ((0.0, 0.0, SUGGESTIVE_THRESHOLD), Verdict::Suggestive),
         ((0.0, 0.0, SUGGESTIVE_THRESHOLD - below), Verdict::Safe),
         // Mostly suggestive with some explicit below its threshold: suggestive.
@@ -232,6 +240,78 @@ fn thresholds_at_their_boundaries() {
         ..scores(0.0, 0.0, 0.0)
     };
     assert_eq!(verdict(&drawn), Verdict::Safe);
+}
+
+#[test]
+fn the_colour_noise_veto_at_its_boundaries() {
+    let below = 1e-4;
+    let noise = |chroma: f32, luma: f32| ColourNoise { chroma, luma };
+    // Chroma at the ratio of luma (a hair inside it, against rounding).
+    let at_ratio = |chroma: f32| noise(chroma, chroma / NOISE_VETO_RATIO - below);
+    let table = [
+        // Noisy enough, and chroma at the ratio of luma: vetoed.
+        (at_ratio(NOISE_VETO_CHROMA), true),
+        (at_ratio(NOISE_VETO_CHROMA * 2.0), true),
+        // Plasma-like: chroma about as noisy as luma.
+        (noise(2.4, 2.55), true),
+        // Too little chroma noise, whatever the ratio (the smooth fixture, flat pictures).
+        (at_ratio(NOISE_VETO_CHROMA - below), false),
+        (noise(1.0, 1.5), false),
+        (noise(0.0, 0.0), false),
+        // Chroma noisy but much less than luma (a detailed camera photo).
+        (noise(3.0, 3.0 / NOISE_VETO_RATIO + 0.01), false),
+        (noise(2.1, 10.0), false),
+    ];
+    for (n, vetoed) in table {
+        assert_eq!(noise_veto(&n), vetoed, "{n:?}");
+        let s = Scores {
+            colour_noise: Some(n),
+            ..scores(1.0, 0.0, 0.0)
+        };
+        let want = if vetoed {
+            Verdict::Safe
+        } else {
+            Verdict::Explicit
+        };
+        assert_eq!(verdict(&s), want, "{n:?}");
+    }
+    // A vetoed picture may still be suggestive.
+    let s = Scores {
+        colour_noise: Some(noise(2.4, 2.55)),
+        ..scores(0.9, 0.0, SUGGESTIVE_THRESHOLD)
+    };
+    assert_eq!(verdict(&s), Verdict::Suggestive);
+    // Without a measurement (scores built by hand or read back from JSON) there is no veto,
+    // and the JSON form is the five probabilities only.
+    let json = serde_json::to_value(Scores {
+        colour_noise: Some(noise(2.4, 2.55)),
+        ..scores(1.0, 0.0, 0.0)
+    })
+    .unwrap();
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["drawing", "hentai", "neutral", "porn", "sexy"]);
+    let back: Scores = serde_json::from_value(json).unwrap();
+    assert_eq!(back.colour_noise, None);
+    assert_eq!(verdict(&back), Verdict::Explicit);
+}
+
+#[test]
+fn the_classifier_measures_the_colour_noise_of_its_input() {
+    let png = generated_png(300, 200);
+    let c = classifier().classify_bytes(&png).unwrap();
+    let small = image::load_from_memory(&png)
+        .unwrap()
+        .resize_exact(
+            INPUT_SIZE,
+            INPUT_SIZE,
+            image::imageops::FilterType::Triangle,
+        )
+        .into_rgb8();
+    assert_eq!(
+        c.scores.colour_noise,
+        Some(ColourNoise::measure(small.as_raw(), INPUT_SIZE as usize))
+    );
+    assert_eq!(c.verdict, c.scores.verdict());
 }
 
 #[test]
