@@ -18,6 +18,13 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const BIRTHDATE: &str = "2000-01-01";
+
+/// The birthdate of someone seventeen today (on the system clock).
+pub fn seventeen_today() -> String {
+    (chrono::Utc::now().date_naive() - chrono::Days::new(17 * 365))
+        .format("%Y-%m-%d")
+        .to_string()
+}
 const WAIT: Duration = Duration::from_secs(5);
 
 pub struct Harness {
@@ -116,6 +123,13 @@ impl Harness {
     /// Signs up `name` and logs in.
     pub async fn user(&self, name: &str) -> User {
         let r = self.anon().signup(name).await;
+        assert_eq!(r.status, 201, "signup {name}: {}", r.body);
+        self.login(name).await
+    }
+
+    /// Signs up `name`, seventeen today (the filter locked on, no explicit media), and logs in.
+    pub async fn seventeen(&self, name: &str) -> User {
+        let r = self.anon().signup_born(name, &seventeen_today()).await;
         assert_eq!(r.status, 201, "signup {name}: {}", r.body);
         self.login(name).await
     }
@@ -282,9 +296,14 @@ impl Api {
     }
 
     pub async fn signup(&self, name: &str) -> Resp {
+        self.signup_born(name, BIRTHDATE).await
+    }
+
+    /// Signs up `name` born on `birthdate` (`YYYY-MM-DD`), whatever the answer.
+    pub async fn signup_born(&self, name: &str, birthdate: &str) -> Resp {
         self.post(
             "/v1/signup",
-            json!({"username": name, "password": PASSWORD, "birthdate": BIRTHDATE}),
+            json!({"username": name, "password": PASSWORD, "birthdate": birthdate}),
         )
         .await
     }

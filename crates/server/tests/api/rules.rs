@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::album::{fetch, put, send_album, upload_item};
-use crate::harness::{Harness, User, PASSWORD};
+use crate::harness::{Harness, User};
 
 fn member_accepted(c: &Conversation, user: &User) -> bool {
     c.members
@@ -288,15 +288,9 @@ async fn parallel_sends_past_the_limit_store_exactly_the_limit() {
 
 /// Signs up `name`, seventeen today.
 async fn signup_17(h: &Harness, name: &str) -> crate::harness::Resp {
-    let born = (chrono::Utc::now().date_naive() - chrono::Days::new(17 * 365))
-        .format("%Y-%m-%d")
-        .to_string();
     let r = h
         .anon()
-        .post(
-            "/v1/signup",
-            json!({"username": name, "password": PASSWORD, "birthdate": born}),
-        )
+        .signup_born(name, &crate::harness::seventeen_today())
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     r

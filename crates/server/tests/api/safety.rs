@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use natter_server::state::Clock;
 use serde_json::json;
 
-use crate::harness::{connect_ws, Harness, User, PASSWORD};
+use crate::harness::{connect_ws, Harness, User};
 
 /// A server clock the test moves: days after 2026-06-14.
 fn movable_clock() -> (Clock, Arc<AtomicI32>) {
@@ -21,24 +21,19 @@ fn movable_clock() -> (Clock, Arc<AtomicI32>) {
     (clock, offset)
 }
 
-async fn signup_born(h: &Harness, name: &str, birthdate: &str) -> crate::harness::Resp {
-    h.anon()
-        .post(
-            "/v1/signup",
-            json!({"username": name, "password": PASSWORD, "birthdate": birthdate}),
-        )
-        .await
-}
-
 #[tokio::test]
 async fn under_13_cannot_sign_up_and_13_can_on_the_birthday() {
     let (clock, _) = movable_clock();
     let h = Harness::with(|c| c.clock = clock).await;
     // 2026-06-14: born 2013-06-15 is 12 (one day short), born 2013-06-14 is 13 today
-    signup_born(&h, "almost", "2013-06-15")
+    h.anon()
+        .signup_born("almost", "2013-06-15")
         .await
         .assert_error(422, "too_young");
-    assert_eq!(signup_born(&h, "today", "2013-06-14").await.status, 201);
+    assert_eq!(
+        h.anon().signup_born("today", "2013-06-14").await.status,
+        201
+    );
 }
 
 /// What every route that takes a username answers for `name`, from `asker`.
@@ -80,7 +75,7 @@ async fn under_16_is_unreachable_exactly_like_a_name_that_does_not_exist_until_t
     let (clock, days) = movable_clock();
     let h = Harness::with(|c| c.clock = clock).await;
     // 15 on 2026-06-14, 16 on 2026-06-15
-    assert_eq!(signup_born(&h, "teen", "2010-06-15").await.status, 201);
+    assert_eq!(h.anon().signup_born("teen", "2010-06-15").await.status, 201);
     let teen = h.login("teen").await;
     let adult = h.user("adult").await;
     let friend = h.user("friend").await;
@@ -148,7 +143,10 @@ async fn the_filter_stays_locked_on_until_the_18th_birthday_then_is_the_users_ch
     let (clock, days) = movable_clock();
     let h = Harness::with(|c| c.clock = clock).await;
     // 17 on 2026-06-14, 18 on 2026-06-15
-    assert_eq!(signup_born(&h, "nearly", "2008-06-15").await.status, 201);
+    assert_eq!(
+        h.anon().signup_born("nearly", "2008-06-15").await.status,
+        201
+    );
     let user = h.login("nearly").await;
     let set = |on: bool| {
         user.request(reqwest::Method::PUT, "/v1/me/settings")

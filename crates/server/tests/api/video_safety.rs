@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::album::{fetch, jpeg, put, send_album};
-use crate::harness::{Harness, User, PASSWORD};
+use crate::harness::{Harness, User};
 use crate::uploads::piece;
 
 fn explicit_png_path() -> &'static str {
@@ -27,22 +27,6 @@ fn explicit_png_path() -> &'static str {
 /// The built `natter-frames` worker with the default limits.
 fn real_worker(config: &mut ServerConfig) {
     config.frame_worker = Some(FrameWorker::new(env!("CARGO_BIN_EXE_natter-frames"), []));
-}
-
-/// Signs up `name`, seventeen today, and logs in.
-async fn teen(h: &Harness, name: &str) -> User {
-    let born = (chrono::Utc::now().date_naive() - chrono::Days::new(17 * 365))
-        .format("%Y-%m-%d")
-        .to_string();
-    let r = h
-        .anon()
-        .post(
-            "/v1/signup",
-            json!({"username": name, "password": PASSWORD, "birthdate": born}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    h.login(name).await
 }
 
 /// Runs ffmpeg (`./x test` installs it) on `args`, writing `out` in `dir`.
@@ -147,7 +131,7 @@ async fn a_video_explicit_after_a_harmless_start_is_refused_from_teens_and_withh
     let h = Harness::with(real_worker).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let explicit = video(dir.path(), true);
-    let teen = teen(&h, "teen").await;
+    let teen = h.seventeen("teen").await;
     let (alice, carol) = (h.user("alice").await, h.user("carol").await);
 
     // a teen's modified client uploading it with a harmless poster: refused, nothing stored
@@ -202,7 +186,7 @@ async fn a_harmless_video_from_a_teen_is_accepted_and_shown() {
     let h = Harness::with(real_worker).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let plain = video(dir.path(), false);
-    let teen = teen(&h, "teen").await;
+    let teen = h.seventeen("teen").await;
     let bob = h.user("bob").await;
     let conv = chat(&teen, &bob).await;
     let media_id = Uuid::now_v7();
@@ -238,7 +222,7 @@ async fn videos_nobody_can_check_are_refused_from_teens_and_withheld_from_them()
 
     // a worker, but a codec it cannot decode
     let h = Harness::with(real_worker).await;
-    let (teen1, adult) = (teen(&h, "teen").await, h.user("adult").await);
+    let (teen1, adult) = (h.seventeen("teen").await, h.user("adult").await);
     let r = upload(&teen1, Uuid::now_v7(), &webm).await;
     assert_refused(r, 422, "invalid_video");
     let media_id = Uuid::now_v7();
@@ -263,7 +247,7 @@ async fn videos_nobody_can_check_are_refused_from_teens_and_withheld_from_them()
 
     // no worker configured: no video can be checked
     let h = Harness::new().await;
-    let (teen1, adult) = (teen(&h, "teen").await, h.user("adult").await);
+    let (teen1, adult) = (h.seventeen("teen").await, h.user("adult").await);
     let r = upload(&teen1, Uuid::now_v7(), &plain).await;
     let message = r.1["message"].as_str().unwrap_or_default().to_string();
     assert!(message.contains("cannot check videos"), "{message}");
@@ -441,7 +425,7 @@ fn animated_gif(harmless: usize, explicit: bool) -> Vec<u8> {
 async fn an_animation_explicit_after_its_first_frame_is_judged_explicit() {
     let h = Harness::new().await;
     let gif = animated_gif(3, true);
-    let teen = teen(&h, "teen").await;
+    let teen = h.seventeen("teen").await;
     let (alice, carol) = (h.user("alice").await, h.user("carol").await);
 
     let id = Uuid::now_v7();
