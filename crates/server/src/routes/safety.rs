@@ -56,32 +56,6 @@ pub fn message_window(state: &AppState) -> crate::rate::Window {
     }
 }
 
-/// Where the window of the per-minute message limit starts at `now`.
-pub fn message_rate_window_start(now: i64) -> i64 {
-    now - MINUTE_MS
-}
-
-/// Refuses a new message past the per-minute limit (`rate_limited` with `Retry-After`). An
-/// idempotent re-send of a stored message is never refused. `times`: when the sender's
-/// messages since [`message_rate_window_start`]`(now)` were sent, oldest first (read with the
-/// other facts of the send).
-pub async fn check_message_rate(
-    state: &AppState,
-    sender: Uuid,
-    message_id: Uuid,
-    times: &[i64],
-    now: i64,
-) -> Result<()> {
-    if let Some(wait) = wait_for(times, state.limits.messages_per_minute, MINUTE_MS, now) {
-        if state.store.message_exists(message_id).await? {
-            return Ok(());
-        }
-        tracing::warn!(user_id = %sender, sent = times.len(), "message rate limit reached");
-        return Err(crate::rate::messages_too_fast(wait).into());
-    }
-    Ok(())
-}
-
 /// When the new conversations `user` started in the last day were started, oldest first:
 /// direct conversations, and invitations of people who shared no conversation with them.
 async fn new_conversations_today(state: &AppState, user: Uuid, now: i64) -> Result<Vec<i64>> {

@@ -236,9 +236,6 @@ pub struct SendFacts {
     /// Members who blocked the sender: nothing the sender writes reaches them.
     pub blockers: Vec<Uuid>,
     pub facts: natter_protocol::policy::ConversationFacts,
-    /// When the sender's messages (in any conversation) since the asked time were sent,
-    /// oldest first.
-    pub sent_since: Vec<i64>,
 }
 
 #[async_trait]
@@ -316,15 +313,11 @@ pub trait Store: SafetyStore + GroupStore + Send + Sync {
     ) -> Result<Vec<(ReceiptKind, i64)>>;
 
     /// Everything sending a message needs to know, for a member of the conversation (`None`
-    /// for anyone else): its members, the safety facts, and when the sender's messages since
-    /// `since` were sent (the rate limit), in one query: each query is a round trip to a
-    /// connection, which on a busy server cost more than the reading.
-    async fn send_facts(
-        &self,
-        conversation_id: Uuid,
-        sender_id: Uuid,
-        since: i64,
-    ) -> Result<Option<SendFacts>>;
+    /// for anyone else): its members and the safety facts, in one query: each query is a
+    /// round trip to a connection, which on a busy server cost more than the reading. (The
+    /// message limit is counted by [`Store::insert_message`], inside its transaction.)
+    async fn send_facts(&self, conversation_id: Uuid, sender_id: Uuid)
+        -> Result<Option<SendFacts>>;
 
     // --- media ---
 

@@ -87,7 +87,6 @@ impl PgStore {
         &self,
         conversation_id: Uuid,
         sender_id: Uuid,
-        since: i64,
     ) -> Result<Option<SendFacts>> {
         let sql = format!(
             "SELECT {FACTS_COLUMNS},
@@ -100,16 +99,12 @@ impl PgStore {
                 ARRAY(SELECT b.blocker_id FROM blocks AS b
                       JOIN members AS o ON o.conversation_id = c.id
                           AND o.user_id = b.blocker_id
-                      WHERE b.blocked_id = $2) AS blockers,
-                ARRAY(SELECT m.sent_at FROM messages AS m
-                      WHERE m.sender_id = $2 AND m.sent_at >= $3
-                      ORDER BY m.sent_at) AS sent_since
+                      WHERE b.blocked_id = $2) AS blockers
             {FACTS_FROM}"
         );
         let row = sqlx::query(&sql)
             .bind(conversation_id)
             .bind(sender_id)
-            .bind(since)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else {
@@ -121,7 +116,6 @@ impl PgStore {
             invited: row.try_get("invited")?,
             blockers: row.try_get("blockers")?,
             facts: facts_row(&row)?,
-            sent_since: row.try_get("sent_since")?,
         }))
     }
 

@@ -351,9 +351,8 @@ impl Store for SqliteStore {
         &self,
         conversation_id: Uuid,
         sender_id: Uuid,
-        since: i64,
     ) -> Result<Option<SendFacts>> {
-        self.facts_for_send(conversation_id, sender_id, since).await
+        self.facts_for_send(conversation_id, sender_id).await
     }
 
     async fn media(&self, media_id: Uuid) -> Result<Option<StoredMedia>> {

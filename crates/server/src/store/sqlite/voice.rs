@@ -87,7 +87,6 @@ impl SqliteStore {
         &self,
         conversation_id: Uuid,
         sender_id: Uuid,
-        since: i64,
     ) -> Result<Option<SendFacts>> {
         let sql = format!(
             "SELECT {FACTS_COLUMNS},
@@ -99,15 +98,12 @@ impl SqliteStore {
                     AS invited,
                 (SELECT group_concat(b.blocker_id) FROM blocks AS b
                  JOIN members AS o ON o.conversation_id = c.id AND o.user_id = b.blocker_id
-                 WHERE b.blocked_id = ?2) AS blockers,
-                (SELECT group_concat(m.sent_at) FROM messages AS m
-                 WHERE m.sender_id = ?2 AND m.sent_at >= ?3) AS sent_since
+                 WHERE b.blocked_id = ?2) AS blockers
             {FACTS_FROM}"
         );
         let row = sqlx::query(&sql)
             .bind(conversation_id.to_string())
             .bind(sender_id.to_string())
-            .bind(since)
             .fetch_optional(&self.reader)
             .await?;
         let Some(row) = row else {
@@ -124,22 +120,12 @@ impl SqliteStore {
                 .collect::<anyhow::Result<Vec<_>>>()?)
         };
         let members = ids("members")?;
-        let mut sent_since = list("sent_since")?
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<i64>()
-                    .map_err(|e| anyhow::anyhow!("bad sent_at {s:?}: {e}"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        sent_since.sort_unstable();
         Ok(Some(SendFacts {
             members,
             sender_invited: row.try_get("sender_invited")?,
             invited: ids("invited")?,
             blockers: ids("blockers")?,
             facts: facts_row(&row)?,
-            sent_since,
         }))
     }
 
